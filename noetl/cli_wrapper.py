@@ -62,6 +62,24 @@ def _platform_description():
     )
 
 
+def _target_triple():
+    """A best guess at this machine's Rust target triple, for the build hint."""
+    import platform
+
+    machine = (platform.machine() or "").lower()
+    arch = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+    if not arch:
+        return "<target-triple>"
+    if sys.platform == "darwin":
+        return "%s-apple-darwin" % arch
+    if sys.platform == "win32":
+        return "%s-pc-windows-msvc" % arch
+    if sys.platform.startswith("linux"):
+        libc = platform.libc_ver()[0]
+        return "%s-unknown-linux-%s" % (arch, "gnu" if libc == "glibc" else "musl")
+    return "<target-triple>"
+
+
 def _fail(binary, reason, code):
     """Print one clear message to stderr and exit with ``code``."""
     message = (
@@ -71,13 +89,14 @@ def _fail(binary, reason, code):
         "  installed wheel:  {tags}\n"
         "To fix: install a noetl wheel built for this platform "
         "(pip install --force-reinstall noetl), or build one from source with\n"
-        "  nox -s wheel -- <target-triple>\n"
+        "  nox -s wheel -- {triple}\n"
         "and install the wheel it writes to dist/."
     ).format(
         reason=reason,
         binary=binary,
         platform=_platform_description(),
         tags=_wheel_tags(),
+        triple=_target_triple(),
     )
     try:
         sys.stderr.write(message + "\n")
