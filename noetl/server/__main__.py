@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.config
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -125,9 +126,23 @@ def main(argv: list[str] | None = None) -> int:
         log_level=args.log_level,
     )
     server = uvicorn.Server(config)
+
+    # uvicorn shuts down gracefully on SIGTERM / SIGINT, then re-raises the
+    # signal to the handler that was in place before it started. These
+    # handlers take it, so that a requested stop ends with exit status 0.
+    stop_signals: list[int] = []
+
+    def _stopped(signum: int, frame: Any) -> None:
+        stop_signals.append(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stopped)
+
     server.run()
+    if stop_signals:
+        log.info("stopped by %s", signal.Signals(stop_signals[0]).name)
     # uvicorn sets `started` once it has bound and served; a failed bind
-    # (port in use) leaves it False.
+    # (port in use) exits before this with status 1 or 3.
     return 0 if server.started else 1
 
 
