@@ -1,0 +1,69 @@
+"""Command line of the build package; the noxfile's sessions call it.
+
+    python -m noetl_build build [--all | TRIPLE ...]
+    python -m noetl_build doctor
+    python -m noetl_build apt-packages
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import BuildError, ConfigError
+from .layout import Layout
+from .targets import load_matrix
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m noetl_build", description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the repository (default: cwd)")
+    parser.add_argument("--dist", type=Path, help="where wheels land (default: ROOT/dist)")
+    parser.add_argument("--build-dir", type=Path, help="intermediate files (default: ROOT/build)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="build wheels for the targets named (or --all)")
+    build.add_argument("targets", nargs="*", metavar="TRIPLE")
+    build.add_argument("--all", action="store_true", help="every target in targets.toml")
+    sub.add_parser("doctor", help="which toolchain builds each target, and what is missing")
+    sub.add_parser("apt-packages", help="Debian packages the targets need on this host")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    layout = Layout.at(args.root, dist=args.dist, build=args.build_dir)
+    try:
+        return _dispatch(args, layout)
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: dist/ holds only complete wheels", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, layout: Layout) -> int:
+    matrix = load_matrix(layout.targets_file)
+    if args.command == "apt-packages":
+        print("\n".join(sorted({p for t in matrix.targets for p in t.apt})))
+        return 0
+    if args.command == "doctor":
+        from . import doctor
+
+        notes, rows = doctor.diagnose(matrix.targets)
+        print(doctor.render(notes, rows))
+        return 1 if any(r.strategy == "cannot build" for r in rows) else 0
+    if args.command == "build":
+        if not args.targets and not args.all:
+            raise ConfigError(
+                "name the targets to build (nox -s wheel -- TRIPLE ...), or build all with "
+                "nox -s build_all; targets: " + ", ".join(matrix.names())
+            )
+        targets = matrix.select(args.targets)
+        from . import pipeline
+
+        results = pipeline.build(targets, layout)
+        print(pipeline.render(results))
+        return 0 if all(r.ok for r in results) else 1
+    raise AssertionError(args.command)

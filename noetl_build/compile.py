@@ -1,0 +1,225 @@
+"""Cross-compile the noetl binary for one target with cargo-zigbuild."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BuildError, ToolchainError
+from .fingerprint import Stamp, digest, files_under, sha256_file
+from .layout import Layout
+from .platforms import arches
+from .procs import output, run
+from .targets import Target
+from .toolchain import BUILD_STD_CRATES, Choice
+
+EMPTY_ARCHIVE = b"!<arch>\n"
+SHIMS = Path(__file__).with_name("shims")
+
+
+@dataclass(frozen=True)
+class Compiled:
+    binary: Path
+    sha256: str
+    seconds: float
+    fresh: bool  # False when an up-to-date binary was reused
+
+
+@dataclass(frozen=True)
+class ZigTools:
+    """zig (from the `ziglang` wheel) and cargo-zigbuild, both from the running venv."""
+
+    python: Path
+    cargo_zigbuild: Path
+    zig_version: str
+    zigbuild_version: str
+
+    @classmethod
+    def find(cls) -> ZigTools:
+        python = Path(sys.executable)
+        zigbuild = shutil.which("cargo-zigbuild", path=str(python.parent)) or shutil.which(
+            "cargo-zigbuild"
+        )
+        zig_version = output([python, "-m", "ziglang", "version"])
+        if not zig_version:
+            raise ToolchainError(
+                f"zig not found for {python}: pip install ziglang (nox sessions install it)"
+            )
+        if not zigbuild:
+            raise ToolchainError("cargo-zigbuild not found: pip install cargo-zigbuild")
+        version = output([zigbuild, "--version"]) or "?"
+        return cls(python, Path(zigbuild), zig_version, version)
+
+
+def zig_target(target: Target) -> str:
+    """The target as `zig cc -target` spells it, e.g. powerpc64le-linux-gnu.2.19."""
+    arch = arches()[target.triple.arch].zig_arch
+    if target.triple.os == "macos":
+        return f"{arch}-macos"
+    if target.triple.os == "windows":
+        return f"{arch}-windows-gnu"
+    abi = target.triple.abi or ""
+    suffix = f".{target.glibc[0]}.{target.glibc[1]}" if target.glibc else ""
+    return f"{arch}-linux-{abi}{suffix}"
+
+
+def _cargo_home() -> Path:
+    return Path(os.environ.get("CARGO_HOME", Path.home() / ".cargo")).resolve()
+
+
+def _no_spaces(*paths: Path) -> None:
+    for path in paths:
+        if " " in str(path):
+            raise BuildError(f"path '{path}' has a space: rustc flags cannot carry it; move it")
+
+
+def _remaps(layout: Layout, choice: Choice) -> list[tuple[Path, str]]:
+    """Build-machine paths and what they become inside the binary."""
+    maps = [(_cargo_home(), "/cargo"), (layout.root, "/noetl")]
+    if choice.strategy == "build-std":
+        maps.append((choice.toolchain.std_source, "/rustc/src"))
+    _no_spaces(*(path for path, _ in maps))
+    return maps
+
+
+def _link_stubs(target: Target, layout: Layout) -> Path | None:
+    """Empty static libraries for names the linker demands but nothing uses."""
+    if not target.link_stubs:
+        return None
+    stub_dir = layout.build / "stubs" / target.name
+    stub_dir.mkdir(parents=True, exist_ok=True)
+    for name in target.link_stubs:
+        (stub_dir / f"lib{name}.a").write_bytes(EMPTY_ARCHIVE)
+    return stub_dir
+
+
+def _link_shims(target: Target, layout: Layout, tools: ZigTools, cflags: list[str]) -> list[Path]:
+    objects = []
+    out_dir = layout.build / "shims" / target.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in target.link_shims:
+        obj = out_dir / f"{name}.o"
+        run(
+            [tools.python, "-m", "ziglang", "cc", "-target", zig_target(target), "-O2", *cflags,
+             "-c", SHIMS / f"{name}.c", "-o", obj],
+            what=f"{target.name}: compiling link shim {name}",
+            log=layout.logs / f"{target.name}.shim-{name}.log",
+        )
+        objects.append(obj)
+    return objects
+
+
+def _toolchain_bin(layout: Layout, choice: Choice) -> Path:
+    """A directory whose `cargo` and `rustc` are the chosen toolchain's (first on PATH)."""
+    bin_dir = layout.build / "toolchains" / choice.key / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for tool, path in (("cargo", choice.toolchain.cargo), ("rustc", choice.toolchain.rustc)):
+        link = bin_dir / tool
+        if not link.is_symlink() or os.readlink(link) != str(path):
+            link.unlink(missing_ok=True)
+            link.symlink_to(path)
+    return bin_dir
+
+
+def build_environment(
+    target: Target, choice: Choice, layout: Layout, tools: ZigTools, *, epoch: int
+) -> dict[str, str]:
+    """The environment cargo-zigbuild runs in; everything target-specific comes from data."""
+    remaps = _remaps(layout, choice)
+    cflags = [f"-ffile-prefix-map={path}={to}" for path, to in remaps]
+    cflags += list(target.cflags)
+    rustflags = [f"--remap-path-prefix={path}={to}" for path, to in remaps]
+    rustflags += list(target.rustflags)
+    stub_dir = _link_stubs(target, layout)
+    if stub_dir:
+        rustflags += ["-L", f"native={stub_dir}"]
+    for obj in _link_shims(target, layout, tools, list(target.cflags)):
+        rustflags += ["-C", f"link-arg={obj}"]
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUSTUP_TOOLCHAIN", "CARGO_BUILD"))}
+    path = [str(_toolchain_bin(layout, choice)), str(tools.python.parent), env.get("PATH", "")]
+    env.update(
+        PATH=os.pathsep.join(path),
+        CARGO=str(choice.toolchain.cargo),
+        RUSTC=str(choice.toolchain.rustc),
+        RUSTFLAGS=" ".join(rustflags),
+        SOURCE_DATE_EPOCH=str(epoch),
+        CARGO_TERM_COLOR="never",
+    )
+    for rust_target in target.rust_targets:
+        env[f"CFLAGS_{rust_target.replace('-', '_')}"] = " ".join(cflags)
+    if choice.strategy == "build-std":
+        env.update(RUSTC_BOOTSTRAP="1", CARGO_UNSTABLE_BUILD_STD=BUILD_STD_CRATES)
+    if target.macos:
+        env["MACOSX_DEPLOYMENT_TARGET"] = "{}.{}".format(*target.macos)
+    env.update(dict(target.env))
+    return env
+
+
+def cargo_command(target: Target, layout: Layout, choice: Choice, tools: ZigTools) -> list[str]:
+    return [
+        str(tools.cargo_zigbuild), "build", "--release", "--locked",
+        "--manifest-path", str(layout.crate / "Cargo.toml"),
+        "--target", target.zig_target,
+        "--target-dir", str(layout.cargo_dir(choice.key)),
+    ]
+
+
+def binary_fingerprint(target: Target, choice: Choice, layout: Layout, tools: ZigTools) -> str:
+    sources = files_under(layout.crate) + sorted(SHIMS.glob("*.c"))
+    return digest(
+        files=sources,
+        base=layout.root,
+        extra={
+            "target": dict(target.raw),
+            "toolchain": choice.toolchain.verbose_version,
+            "strategy": choice.strategy,
+            "zig": tools.zig_version,
+            "cargo-zigbuild": tools.zigbuild_version,
+            "flags-version": 1,  # bump when build_environment changes what it passes
+        },
+    )
+
+
+def compile_target(
+    target: Target, choice: Choice, layout: Layout, tools: ZigTools, *, epoch: int
+) -> Compiled:
+    """Build (or reuse) the binary for ``target``; it lands in the target's build dir."""
+    out_dir = layout.target_dir(target.name)
+    binary = out_dir / target.binary_name
+    stamp = Stamp(out_dir / "binary.json")
+    fingerprint = binary_fingerprint(target, choice, layout, tools)
+    recorded = stamp.read()
+    if (
+        binary.is_file()
+        and recorded.get("fingerprint") == fingerprint
+        and recorded.get("sha256") == sha256_file(binary)
+    ):
+        return Compiled(binary, str(recorded["sha256"]), 0.0, fresh=False)
+
+    started = time.monotonic()
+    env = build_environment(target, choice, layout, tools, epoch=epoch)
+    run(
+        cargo_command(target, layout, choice, tools),
+        what=f"{target.name}: cargo-zigbuild",
+        cwd=layout.crate,
+        env=env,
+        log=layout.logs / f"{target.name}.log",
+    )
+    built = layout.cargo_dir(choice.key) / target.name / "release" / target.binary_name
+    if not built.is_file():
+        raise BuildError(f"{target.name}: cargo-zigbuild succeeded but left no {built}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = binary.with_name(binary.name + ".tmp")
+    shutil.copyfile(built, tmp)
+    tmp.chmod(0o755)
+    tmp.replace(binary)
+    seconds = time.monotonic() - started
+    sha = sha256_file(binary)
+    stamp.write({"fingerprint": fingerprint, "sha256": sha, "seconds": round(seconds, 1),
+                 "toolchain": choice.describe()})
+    return Compiled(binary, sha, seconds, fresh=True)

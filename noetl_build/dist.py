@@ -1,0 +1,67 @@
+"""dist/: wheels land atomically; SHA256SUMS and manifest.json are written last."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+MANIFEST = "manifest.json"
+SUMS = "SHA256SUMS"
+SCHEMA = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry:
+    target: str
+    wheel: str
+    sha256: str
+    size: int
+    build_seconds: float
+    built_at: str  # ISO 8601 UTC
+    tags: list[str]
+
+
+def publish(wheel: Path, dist: Path) -> Path:
+    """Copy ``wheel`` into dist/ so that dist/ never holds a half-written file."""
+    dist.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".incoming-", suffix=".tmp", dir=dist)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        shutil.copyfile(wheel, tmp)
+        tmp.chmod(0o644)
+        final = dist / wheel.name
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return final
+
+
+def load_entries(dist: Path) -> dict[str, Entry]:
+    """The manifest's entries whose wheels are still in dist/, by target."""
+    try:
+        data = json.loads((dist / MANIFEST).read_text())
+        rows = data["wheels"]
+        entries = {row["target"]: Entry(**row) for row in rows}
+    except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
+        return {}
+    return {t: e for t, e in entries.items() if (dist / e.wheel).is_file()}
+
+
+def write_index(dist: Path, entries: dict[str, Entry], *, meta: dict[str, object]) -> None:
+    """Write SHA256SUMS, then manifest.json (the last file a run writes)."""
+    rows = sorted(entries.values(), key=lambda e: e.wheel)
+    sums = "".join(f"{e.sha256}  {e.wheel}\n" for e in rows)
+    _atomic_write(dist / SUMS, sums)
+    manifest = {"schema": SCHEMA, **meta, "wheels": [asdict(e) for e in sorted(rows, key=lambda e: e.target)]}
+    _atomic_write(dist / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

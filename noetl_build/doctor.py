@@ -1,0 +1,71 @@
+"""`nox -s doctor`: per target, which toolchain and strategy will be used, and what is missing."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .compile import ZigTools
+from .errors import BuildError
+from .report import table
+from .runners import runner_for
+from .targets import Target
+from .toolchain import choose, discover
+
+# Tools checked besides the per-target ones: name -> what it is for and how to get it
+HOST_TOOLS = {
+    "npm": "builds the UI (apt-get install nodejs npm)",
+    "llvm-otool-15": "delocate's otool on Linux, for verify (apt-get install llvm-15)",
+    "llvm-install-name-tool-15": "delocate's install_name_tool, for verify (apt-get install llvm-15)",
+    "chromium": "the end-to-end UI test (apt-get install chromium)",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    target: str
+    toolchain: str
+    strategy: str
+    runs: str
+    problem: str
+
+
+def diagnose(targets: Sequence[Target]) -> tuple[list[str], list[Row]]:
+    """Host-wide findings, then one row per target."""
+    notes = []
+    for toolchain in discover():
+        std = "std source" if toolchain.has_std_source else "no std source"
+        notes.append(f"toolchain {toolchain.name}: {toolchain.version}, {std}")
+    if not discover():
+        notes.append("MISSING Rust: no toolchain found (rustup, or apt-get install rustc-web cargo-web rust-web-src)")
+    try:
+        tools = ZigTools.find()
+        notes.append(f"zig {tools.zig_version}; {tools.zigbuild_version}")
+    except BuildError as exc:
+        notes.append(f"MISSING {exc}")
+    for tool, why in HOST_TOOLS.items():
+        path = shutil.which(tool)
+        notes.append(f"{tool}: {path}" if path else f"MISSING {tool}: {why}")
+
+    rows = []
+    for target in targets:
+        try:
+            choice = choose(target)
+            toolchain, strategy, problem = choice.toolchain.version, choice.strategy, ""
+        except BuildError as exc:
+            toolchain, strategy, problem = "-", "cannot build", str(exc)
+        runner = runner_for(target)
+        runs = runner.via if runner.available else ("no" if runner.via == "none" else f"{runner.via}: MISSING")
+        if runner.missing:
+            problem = "; ".join(p for p in (problem, runner.missing) if p)
+        rows.append(Row(target.name, toolchain, strategy, runs, problem))
+    return notes, rows
+
+
+def render(notes: list[str], rows: list[Row]) -> str:
+    body = table(
+        ["target", "toolchain", "strategy", "runs here", "missing"],
+        [[r.target, r.toolchain, r.strategy, r.runs, r.problem or "-"] for r in rows],
+    )
+    return "\n".join([*notes, "", body])

@@ -1,0 +1,21 @@
+"""One root for every error a user can cause; only the CLI entry point catches it."""
+
+from __future__ import annotations
+
+
+class BuildError(Exception):
+    """An error with a one-line message that says what is wrong and what to do."""
+
+    exit_code = 1
+
+
+class ConfigError(BuildError):
+    """targets.toml (or a command line naming targets) is wrong."""
+
+    exit_code = 2
+
+
+class ToolchainError(BuildError):
+    """A tool needed for a target is missing."""
+
+    exit_code = 3

@@ -1,0 +1,45 @@
+"""Rendering results: progress lines while working, one table at the end."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{size} B"
+        size /= 1024  # type: ignore[assignment]
+    return str(size)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table with a rule under the header; right-aligns numeric-looking columns."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    numeric = [all(_is_number(row[i]) for row in rows) and bool(rows) for i in range(len(headers))]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            str(c).rjust(w) if num else str(c).ljust(w)
+            for c, w, num in zip(cells, widths, numeric)
+        ]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def _is_number(cell: str) -> bool:
+    head = str(cell).split(" ")[0]
+    try:
+        float(head)
+    except ValueError:
+        return head == "-"
+    return True

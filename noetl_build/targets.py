@@ -1,0 +1,250 @@
+"""The build matrix: targets.toml loaded and validated into frozen Target values."""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .platforms import Triple, arches, parse_version, tag_problem
+
+RUN_METHODS = ("native", "qemu", "wine", "none")
+
+# key -> (python type, required)
+_KEYS: dict[str, tuple[type, bool]] = {
+    "triple": (str, True),
+    "tags": (list, True),
+    "run": (str, True),
+    "glibc": (str, False),
+    "musl": (str, False),
+    "macos": (str, False),
+    "qemu": (dict, False),
+    "rustflags": (list, False),
+    "cflags": (list, False),
+    "link-stubs": (list, False),
+    "link-shims": (list, False),
+    "env": (dict, False),
+    "apt": (list, False),
+}
+_QEMU_KEYS = {"program": True, "sysroot": False}
+# which minimum-version key a (os, libc) needs
+_MINIMUM_KEY = {("linux", "gnu"): "glibc", ("linux", "musl"): "musl", ("macos", None): "macos"}
+_VERSION_KEYS = ("glibc", "musl", "macos")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    triple: Triple
+    tags: tuple[str, ...]
+    run: str
+    glibc: tuple[int, int] | None = None
+    musl: tuple[int, int] | None = None
+    macos: tuple[int, int] | None = None
+    qemu_program: str | None = None
+    qemu_sysroot: str | None = None
+    rustflags: tuple[str, ...] = ()
+    cflags: tuple[str, ...] = ()
+    link_stubs: tuple[str, ...] = ()
+    link_shims: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    apt: tuple[str, ...] = ()
+    # the raw table, for fingerprints: a change to any key rebuilds the target
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.triple.text
+
+    @property
+    def zig_target(self) -> str:
+        """The target as cargo-zigbuild takes it: glibc targets carry a `.2.17` suffix."""
+        if self.glibc:
+            return f"{self.name}.{self.glibc[0]}.{self.glibc[1]}"
+        return self.name
+
+    @property
+    def rust_targets(self) -> tuple[str, ...]:
+        """The rustc targets whose standard library this target needs."""
+        slices = arches()[self.triple.arch].slices
+        if slices:
+            rest = self.name.split("-", 1)[1]
+            return tuple(f"{arch}-{rest}" for arch in slices)
+        return (self.name,)
+
+    @property
+    def binary_name(self) -> str:
+        return "noetl" + self.triple.exe_suffix
+
+    @property
+    def platform_tag(self) -> str:
+        """The tags as one compressed platform tag, in `wheel tags` order (sorted)."""
+        return ".".join(sorted(self.tags))
+
+    @property
+    def minimum(self) -> tuple[int, int] | None:
+        return self.glibc or self.musl or self.macos
+
+
+@dataclass(frozen=True)
+class Matrix:
+    path: Path
+    targets: tuple[Target, ...]
+
+    def names(self) -> list[str]:
+        return [t.name for t in self.targets]
+
+    def select(self, names: Iterable[str]) -> tuple[Target, ...]:
+        """The targets named, in matrix order; all targets when ``names`` is empty."""
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return self.targets
+        by_name = {t.name: t for t in self.targets}
+        for name in wanted:
+            if name not in by_name:
+                hint = _suggest(name, by_name)
+                raise ConfigError(
+                    f"unknown target '{name}'{hint}; targets in {self.path.name}: "
+                    + ", ".join(self.names())
+                )
+        return tuple(t for t in self.targets if t.name in wanted)
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def load_matrix(path: Path) -> Matrix:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (the matrix of targets to build)") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
+    return parse_matrix(data, path)
+
+
+def parse_matrix(data: Mapping[str, Any], path: Path) -> Matrix:
+    unknown = set(data) - {"target"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise ConfigError(f"{path.name}: unknown top-level key '{key}'{_suggest(key, ['target'])}")
+    tables = data.get("target")
+    if not isinstance(tables, list) or not tables:
+        raise ConfigError(f"{path.name}: no [[target]] tables: declare at least one target")
+    targets: list[Target] = []
+    seen: set[str] = set()
+    for index, table in enumerate(tables, start=1):
+        target = _parse_target(table, f"{path.name}: target #{index}")
+        if target.name in seen:
+            raise ConfigError(f"{path.name}: target '{target.name}': duplicate triple")
+        seen.add(target.name)
+        targets.append(target)
+    return Matrix(path, tuple(targets))
+
+
+def _parse_target(table: Mapping[str, Any], where: str) -> Target:
+    triple_text = table.get("triple")
+    if isinstance(triple_text, str):
+        where = where.split(":")[0] + f": target '{triple_text}'"
+
+    def fail(key: str, message: str) -> ConfigError:
+        return ConfigError(f"{where}: key '{key}': {message}")
+
+    for key, value in table.items():
+        if key not in _KEYS:
+            raise fail(key, "unknown key" + _suggest(key, _KEYS))
+        expected, _ = _KEYS[key]
+        if not isinstance(value, expected):
+            raise fail(key, f"expected a {_type_name(expected)}, got {type(value).__name__}")
+    for key, (_, required) in _KEYS.items():
+        if required and key not in table:
+            raise fail(key, "missing (required)")
+
+    try:
+        triple = Triple.parse(table["triple"])
+    except ValueError as exc:
+        raise fail("triple", str(exc)) from None
+    if triple.arch not in arches():
+        raise fail("triple", f"unknown architecture '{triple.arch}'" + _suggest(triple.arch, arches()))
+
+    versions: dict[str, tuple[int, int]] = {}
+    for key in _VERSION_KEYS:
+        if key in table:
+            try:
+                versions[key] = parse_version(table[key])
+            except ValueError as exc:
+                raise fail(key, str(exc)) from None
+    needed = _MINIMUM_KEY.get((triple.os, triple.libc))
+    if needed and needed not in versions:
+        raise fail(needed, f"missing: {triple.text} needs its minimum {needed} version")
+    for key in versions:
+        if key != needed:
+            raise fail(key, f"does not apply to {triple.text}")
+
+    tags = table["tags"]
+    if not tags or not all(isinstance(t, str) for t in tags):
+        raise fail("tags", "expected a non-empty list of platform tags")
+    if len(set(tags)) != len(tags):
+        raise fail("tags", "a tag is listed twice")
+    minimum = versions.get(needed) if needed else None
+    for tag in tags:
+        problem = tag_problem(tag, triple, minimum)
+        if problem:
+            raise fail("tags", problem)
+
+    run = table["run"]
+    if run not in RUN_METHODS:
+        raise fail("run", f"'{run}' is not one of {', '.join(RUN_METHODS)}" + _suggest(run, RUN_METHODS))
+    qemu = table.get("qemu")
+    if run == "qemu" and qemu is None:
+        raise fail("qemu", "missing: run = \"qemu\" needs qemu = { program = \"qemu-<arch>\" }")
+    if qemu is not None:
+        if run != "qemu":
+            raise fail("qemu", f"only applies with run = \"qemu\" (run is \"{run}\")")
+        for key in qemu:
+            if key not in _QEMU_KEYS:
+                raise fail("qemu", f"unknown key '{key}'" + _suggest(key, _QEMU_KEYS))
+        if not isinstance(qemu.get("program"), str):
+            raise fail("qemu", "needs program = \"qemu-<arch>\"")
+
+    string_lists = {}
+    for key in ("rustflags", "cflags", "link-stubs", "link-shims", "apt"):
+        value = table.get(key, [])
+        if not all(isinstance(v, str) for v in value):
+            raise fail(key, "expected a list of strings")
+        string_lists[key] = tuple(value)
+    env = table.get("env", {})
+    if not all(isinstance(v, str) for v in env.values()):
+        raise fail("env", "expected string values")
+    for shim in string_lists["link-shims"]:
+        if not (Path(__file__).parent / "shims" / f"{shim}.c").is_file():
+            raise fail("link-shims", f"no shim named '{shim}' in noetl_build/shims/")
+
+    return Target(
+        triple=triple,
+        tags=tuple(tags),
+        run=run,
+        glibc=versions.get("glibc"),
+        musl=versions.get("musl"),
+        macos=versions.get("macos"),
+        qemu_program=qemu["program"] if qemu else None,
+        qemu_sysroot=qemu.get("sysroot") if qemu else None,
+        rustflags=string_lists["rustflags"],
+        cflags=string_lists["cflags"],
+        link_stubs=string_lists["link-stubs"],
+        link_shims=string_lists["link-shims"],
+        env=tuple(sorted(env.items())),
+        apt=string_lists["apt"],
+        raw=dict(table),
+    )
+
+
+def _type_name(kind: type) -> str:
+    return {str: "string", list: "list", dict: "table"}[kind]

@@ -1,0 +1,66 @@
+"""Sessions: each picks a venv, installs pinned tools, and calls the noetl_build package.
+
+    nox -s build_all                     every target in targets.toml
+    nox -s wheel -- TRIPLE [TRIPLE ...]  just those
+    nox -s doctor                        toolchains, strategies and what is missing
+    nox -s verify [-- TRIPLE|WHEEL ...]  prove the wheels in dist/ right
+    nox -s tests [-- PYTEST ARGS]        the test suite
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["tests"]
+nox.options.error_on_missing_interpreters = True
+
+ROOT = Path(__file__).parent
+REQUIREMENTS = ROOT / "requirements"
+
+
+def install(session: nox.Session, name: str) -> None:
+    """pip install requirements/<name>.txt, skipped when the venv already has exactly that."""
+    files = sorted(REQUIREMENTS.glob("*.txt"))
+    wanted = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
+    marker = Path(session.virtualenv.location) / f".installed-{name}"
+    if marker.is_file() and marker.read_text() == wanted:
+        return
+    session.install("--disable-pip-version-check", "-r", str(REQUIREMENTS / f"{name}.txt"))
+    marker.write_text(wanted)
+
+
+def noetl_build(session: nox.Session, *args: str) -> None:
+    session.run("python", "-m", "noetl_build", *args)
+
+
+@nox.session
+def build_all(session: nox.Session) -> None:
+    """Build the wheel of every target in targets.toml into dist/."""
+    install(session, "build")
+    noetl_build(session, "build", "--all")
+
+
+@nox.session
+def wheel(session: nox.Session) -> None:
+    """Build the wheels of the targets named: nox -s wheel -- TRIPLE [TRIPLE ...]."""
+    install(session, "build")
+    noetl_build(session, "build", *session.posargs)
+
+
+@nox.session
+def doctor(session: nox.Session) -> None:
+    """Show, per target, the toolchain and strategy that will build it and what is missing."""
+    install(session, "build")
+    noetl_build(session, "doctor")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite (builds real targets: minutes)."""
+    install(session, "tests")
+    session.run("python", "-m", "pytest", *(session.posargs or ["-ra"]))
