@@ -48,8 +48,13 @@ impl Client {
     }
 
     pub fn register_playbook(&self, content: &[u8]) -> Result<Value> {
-        let body = json!({ "content_base64": base64::engine::general_purpose::STANDARD.encode(content) });
-        self.send(self.http.post(self.url(&["api", "catalog", "register"])).json(&body))
+        let body =
+            json!({ "content_base64": base64::engine::general_purpose::STANDARD.encode(content) });
+        self.send(
+            self.http
+                .post(self.url(&["api", "catalog", "register"]))
+                .json(&body),
+        )
     }
 
     pub fn list_playbooks(&self) -> Result<Value> {
@@ -96,7 +101,10 @@ impl Client {
             return Err(http_error(status, &url, &body));
         }
         serde_json::from_str(&body).map_err(|_| {
-            anyhow!("unexpected response from {url}: not JSON ({})", snippet(&body))
+            anyhow!(
+                "unexpected response from {url}: not JSON ({})",
+                snippet(&body)
+            )
         })
     }
 
@@ -108,7 +116,11 @@ impl Client {
                 root_cause(err)
             )
         } else {
-            anyhow!("request to {} failed: {}", self.server_url(), root_cause(err))
+            anyhow!(
+                "request to {} failed: {}",
+                self.server_url(),
+                root_cause(err)
+            )
         }
     }
 }
@@ -152,7 +164,9 @@ fn is_loopback(url: &Url) -> bool {
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -167,7 +181,10 @@ mod tests {
     fn playbook_paths_keep_slashes_and_encode_segments() {
         let c = client("http://localhost:8082/");
         let url = c.url(&["api", "catalog", "examples", "hello world"]);
-        assert_eq!(url.as_str(), "http://localhost:8082/api/catalog/examples/hello%20world");
+        assert_eq!(
+            url.as_str(),
+            "http://localhost:8082/api/catalog/examples/hello%20world"
+        );
     }
 
     #[test]
@@ -180,10 +197,21 @@ mod tests {
     #[test]
     fn http_error_prefers_detail() {
         let url = Url::parse("http://h/x").unwrap();
-        let err = http_error(reqwest::StatusCode::NOT_FOUND, &url, r#"{"detail":"playbook 'a' not found"}"#);
+        let err = http_error(
+            reqwest::StatusCode::NOT_FOUND,
+            &url,
+            r#"{"detail":"playbook 'a' not found"}"#,
+        );
         assert_eq!(err.to_string(), "playbook 'a' not found");
-        let err = http_error(reqwest::StatusCode::BAD_GATEWAY, &url, "<html>\n bad\n</html>");
-        assert_eq!(err.to_string(), "server answered 502 Bad Gateway for http://h/x: <html> bad </html>");
+        let err = http_error(
+            reqwest::StatusCode::BAD_GATEWAY,
+            &url,
+            "<html>\n bad\n</html>",
+        );
+        assert_eq!(
+            err.to_string(),
+            "server answered 502 Bad Gateway for http://h/x: <html> bad </html>"
+        );
     }
 
     #[test]

@@ -85,7 +85,9 @@ impl Config {
     }
 
     pub fn entry(&self, name: &str) -> Result<&ContextEntry> {
-        self.contexts.get(name).ok_or_else(|| self.unknown_context(name))
+        self.contexts
+            .get(name)
+            .ok_or_else(|| self.unknown_context(name))
     }
 
     /// The current context's name and entry, if one is set.
@@ -98,10 +100,15 @@ impl Config {
 
     fn unknown_context(&self, name: &str) -> anyhow::Error {
         if self.contexts.is_empty() {
-            anyhow!("unknown context '{name}' (no contexts defined; add one with 'noetl context add')")
+            anyhow!(
+                "unknown context '{name}' (no contexts defined; add one with 'noetl context add')"
+            )
         } else {
             let known: Vec<&str> = self.contexts.keys().map(String::as_str).collect();
-            anyhow!("unknown context '{name}' (known contexts: {})", known.join(", "))
+            anyhow!(
+                "unknown context '{name}' (known contexts: {})",
+                known.join(", ")
+            )
         }
     }
 }
@@ -121,14 +128,16 @@ pub fn config_path() -> Result<PathBuf> {
 }
 
 pub fn non_empty_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
 }
 
 /// Checks that `url` is an absolute http(s) URL and drops trailing slashes.
 pub fn normalize_server_url(url: &str) -> Result<String> {
     let trimmed = url.trim().trim_end_matches('/');
-    let parsed = reqwest::Url::parse(trimmed)
-        .map_err(|err| anyhow!("invalid server URL '{url}': {err}"))?;
+    let parsed =
+        reqwest::Url::parse(trimmed).map_err(|err| anyhow!("invalid server URL '{url}': {err}"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         bail!("invalid server URL '{url}': expected http://HOST[:PORT] or https://HOST[:PORT]");
     }
@@ -210,7 +219,10 @@ mod tests {
     #[test]
     fn current_context_used_without_flags() {
         let config = config_with_current("http://ctx:1");
-        assert_eq!(resolve_server_url(None, None, None, &config).unwrap(), "http://ctx:1");
+        assert_eq!(
+            resolve_server_url(None, None, None, &config).unwrap(),
+            "http://ctx:1"
+        );
     }
 
     #[test]
@@ -250,13 +262,18 @@ mod tests {
         let path = dir.path().join("nested").join(CONFIG_FILE_NAME);
         let mut config = Config::default();
         config.add("local", "http://localhost:8082", false).unwrap();
-        config.add("prod", "https://noetl.example.org/", true).unwrap();
+        config
+            .add("prod", "https://noetl.example.org/", true)
+            .unwrap();
         config.save(&path).unwrap();
 
         let loaded = Config::load(&path).unwrap();
         assert_eq!(loaded, config);
         assert_eq!(loaded.current_context.as_deref(), Some("prod"));
-        assert_eq!(loaded.entry("prod").unwrap().server_url, "https://noetl.example.org");
+        assert_eq!(
+            loaded.entry("prod").unwrap().server_url,
+            "https://noetl.example.org"
+        );
     }
 
     #[test]
@@ -272,7 +289,10 @@ mod tests {
         let path = dir.path().join(CONFIG_FILE_NAME);
         fs::write(&path, "contexts: [unclosed").unwrap();
         let err = Config::load(&path).unwrap_err();
-        assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
     }
 
     #[test]
@@ -287,7 +307,10 @@ mod tests {
     fn unknown_context_errors_list_known_names() {
         let mut config = config_with_current("http://ctx:1");
         let err = config.use_context("nope").unwrap_err().to_string();
-        assert!(err.contains("unknown context 'nope'") && err.contains("dev"), "{err}");
+        assert!(
+            err.contains("unknown context 'nope'") && err.contains("dev"),
+            "{err}"
+        );
         assert!(config.delete("nope").is_err());
     }
 }

@@ -19,7 +19,12 @@ use crate::config::{Config, DEFAULT_PORT};
 use crate::output::{catalog_table, field, key_values, list_field, print_json, table};
 
 #[derive(Parser)]
-#[command(name = "noetl", version, about = "NoETL command-line tool", arg_required_else_help = true)]
+#[command(
+    name = "noetl",
+    version,
+    about = "NoETL command-line tool",
+    arg_required_else_help = true
+)]
 struct Cli {
     /// Server URL (overrides --host/--port and the current context)
     #[arg(long, global = true, value_name = "URL")]
@@ -122,7 +127,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             let message = format!("{err:#}");
-            eprintln!("error: {}", message.split_whitespace().collect::<Vec<_>>().join(" "));
+            eprintln!(
+                "error: {}",
+                message.split_whitespace().collect::<Vec<_>>().join(" ")
+            );
             ExitCode::FAILURE
         }
     }
@@ -139,7 +147,12 @@ fn run(cli: &Cli) -> Result<ExitCode> {
 
 fn server_url(cli: &Cli) -> Result<String> {
     let config = Config::load(&config::config_path()?)?;
-    config::resolve_server_url(cli.server_url.as_deref(), cli.host.as_deref(), cli.port, &config)
+    config::resolve_server_url(
+        cli.server_url.as_deref(),
+        cli.host.as_deref(),
+        cli.port,
+        &config,
+    )
 }
 
 fn client(cli: &Cli) -> Result<Client> {
@@ -156,14 +169,19 @@ fn run_context(cli: &Cli, command: &ContextCommand) -> Result<ExitCode> {
             // --server-url is the global option, required here.
             let Some(url) = cli.server_url.as_deref() else {
                 Cli::command()
-                    .error(ErrorKind::MissingRequiredArgument, "'noetl context add NAME' needs --server-url URL")
+                    .error(
+                        ErrorKind::MissingRequiredArgument,
+                        "'noetl context add NAME' needs --server-url URL",
+                    )
                     .exit();
             };
             let replaced = config.add(name, url, *make_current)?;
             config.save(&path)?;
             let entry = config.entry(name)?;
             if cli.json {
-                print_json(&json!({"name": name, "server_url": entry.server_url, "current": *make_current}));
+                print_json(
+                    &json!({"name": name, "server_url": entry.server_url, "current": *make_current}),
+                );
             } else {
                 let verb = if replaced { "Updated" } else { "Added" };
                 let suffix = if *make_current { " (now current)" } else { "" };
@@ -224,7 +242,11 @@ fn print_contexts(cli: &Cli, config: &Config) {
             .contexts
             .iter()
             .map(|(name, entry)| {
-                let marker = if Some(name.as_str()) == current { "*" } else { "" };
+                let marker = if Some(name.as_str()) == current {
+                    "*"
+                } else {
+                    ""
+                };
                 vec![marker.to_string(), name.clone(), entry.server_url.clone()]
             })
             .collect();
@@ -255,7 +277,9 @@ fn run_catalog(cli: &Cli, command: &CatalogCommand) -> Result<ExitCode> {
             let items = listing
                 .get("items")
                 .and_then(Value::as_array)
-                .ok_or_else(|| anyhow!("unexpected catalog listing from the server: no 'items' list"))?;
+                .ok_or_else(|| {
+                    anyhow!("unexpected catalog listing from the server: no 'items' list")
+                })?;
             if cli.json {
                 print_json(&listing);
             } else if items.is_empty() {
@@ -272,7 +296,9 @@ fn run_catalog(cli: &Cli, command: &CatalogCommand) -> Result<ExitCode> {
                 let content = entry
                     .get("content")
                     .and_then(Value::as_str)
-                    .ok_or_else(|| anyhow!("unexpected answer from the server: no 'content' for '{path}'"))?;
+                    .ok_or_else(|| {
+                        anyhow!("unexpected answer from the server: no 'content' for '{path}'")
+                    })?;
                 print!("{content}");
                 if !content.ends_with('\n') {
                     println!();
@@ -290,7 +316,10 @@ fn run_server(cli: &Cli, command: &ServerCommand) -> Result<ExitCode> {
     match command {
         ServerCommand::Start { init_db, db } => {
             let options = server::StartOptions {
-                host: cli.host.clone().unwrap_or_else(|| server::DEFAULT_BIND_HOST.to_string()),
+                host: cli
+                    .host
+                    .clone()
+                    .unwrap_or_else(|| server::DEFAULT_BIND_HOST.to_string()),
                 port: cli.port.unwrap_or(DEFAULT_PORT),
                 init_db: *init_db,
                 db: db.clone(),
@@ -326,7 +355,11 @@ fn run_server(cli: &Cli, command: &ServerCommand) -> Result<ExitCode> {
             } else {
                 print_status(&status);
             }
-            Ok(if status.healthy() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if status.healthy() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }
@@ -336,7 +369,12 @@ fn print_status(status: &server::ServerStatus) {
     let mut rows = vec![
         ("Status", status.state_label().to_string()),
         ("URL", status.url.clone()),
-        ("PID", status.pid().map_or_else(|| "-".to_string(), |pid| pid.to_string())),
+        (
+            "PID",
+            status
+                .pid()
+                .map_or_else(|| "-".to_string(), |pid| pid.to_string()),
+        ),
         ("PID file", status.pid_file.display().to_string()),
     ];
     if let Some(health) = health {
@@ -359,15 +397,22 @@ fn run_db(cli: &Cli, command: &DbCommand) -> Result<ExitCode> {
             if cli.json {
                 print_json(&answer);
             } else {
-                println!("Database {} (tables: {})", field(&answer, "status"), list_field(&answer, "tables"));
+                println!(
+                    "Database {} (tables: {})",
+                    field(&answer, "status"),
+                    list_field(&answer, "tables")
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
         DbCommand::Validate => {
             let answer = client.db_validate()?;
-            let valid = answer.get("valid").and_then(Value::as_bool).ok_or_else(|| {
-                anyhow!("unexpected answer from the server: no boolean 'valid' in {answer}")
-            })?;
+            let valid = answer
+                .get("valid")
+                .and_then(Value::as_bool)
+                .ok_or_else(|| {
+                    anyhow!("unexpected answer from the server: no boolean 'valid' in {answer}")
+                })?;
             if cli.json {
                 print_json(&answer);
             } else {
@@ -381,7 +426,10 @@ fn run_db(cli: &Cli, command: &DbCommand) -> Result<ExitCode> {
                 );
             }
             if !valid {
-                bail!("the database is not valid: missing tables: {} (run 'noetl db init')", list_field(&answer, "missing"));
+                bail!(
+                    "the database is not valid: missing tables: {} (run 'noetl db init')",
+                    list_field(&answer, "missing")
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -399,7 +447,9 @@ mod tests {
 
     #[test]
     fn catalog_get_accepts_version_and_global_json() {
-        let cli = Cli::try_parse_from(["noetl", "catalog", "get", "a/b", "--version", "3", "--json"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["noetl", "catalog", "get", "a/b", "--version", "3", "--json"])
+                .unwrap();
         assert!(cli.json);
         match cli.command {
             Command::Catalog(CatalogCommand::Get { path, version }) => {
@@ -411,10 +461,28 @@ mod tests {
 
     #[test]
     fn server_start_takes_host_and_port() {
-        let cli = Cli::try_parse_from(["noetl", "server", "start", "--host", "0.0.0.0", "--port", "9000", "--init-db"])
-            .unwrap();
-        assert_eq!((cli.host.as_deref(), cli.port), (Some("0.0.0.0"), Some(9000)));
-        assert!(matches!(cli.command, Command::Server(ServerCommand::Start { init_db: true, db: None })));
+        let cli = Cli::try_parse_from([
+            "noetl",
+            "server",
+            "start",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "9000",
+            "--init-db",
+        ])
+        .unwrap();
+        assert_eq!(
+            (cli.host.as_deref(), cli.port),
+            (Some("0.0.0.0"), Some(9000))
+        );
+        assert!(matches!(
+            cli.command,
+            Command::Server(ServerCommand::Start {
+                init_db: true,
+                db: None
+            })
+        ));
     }
 
     #[test]

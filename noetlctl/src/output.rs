@@ -5,13 +5,18 @@ use serde_json::Value;
 
 /// Prints a JSON value (pretty) on stdout.
 pub fn print_json(value: &Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+    );
 }
 
 /// A borderless table, kubectl style.
 pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut table = Table::new();
-    table.load_preset(presets::NOTHING).set_header(headers.iter().copied());
+    table
+        .load_preset(presets::NOTHING)
+        .set_header(headers.iter().copied());
     for row in rows {
         table.add_row(row);
     }
@@ -49,7 +54,15 @@ pub fn list_field(value: &Value, key: &str) -> String {
     let items: Vec<String> = value
         .get(key)
         .and_then(Value::as_array)
-        .map(|items| items.iter().map(|item| item.as_str().map_or_else(|| item.to_string(), str::to_string)).collect())
+        .map(|items| {
+            items
+                .iter()
+                .map(|item| {
+                    item.as_str()
+                        .map_or_else(|| item.to_string(), str::to_string)
+                })
+                .collect()
+        })
         .unwrap_or_default();
     if items.is_empty() {
         "-".to_string()
@@ -86,9 +99,21 @@ mod tests {
         let text = catalog_table(&items);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
-        assert!(lines[0].starts_with("PATH") && lines[0].contains("REGISTERED AT"), "{text}");
+        assert!(
+            lines[0].starts_with("PATH") && lines[0].contains("REGISTERED AT"),
+            "{text}"
+        );
         let cells: Vec<&str> = lines[1].split_whitespace().collect();
-        assert_eq!(cells, ["examples/hello", "hello", "Playbook", "2", "2024-01-01T00:00:00Z"]);
+        assert_eq!(
+            cells,
+            [
+                "examples/hello",
+                "hello",
+                "Playbook",
+                "2",
+                "2024-01-01T00:00:00Z"
+            ]
+        );
     }
 
     #[test]

@@ -19,7 +19,8 @@ pub struct Playbook {
 pub fn load(file: &Path) -> Result<Playbook> {
     let content =
         fs::read(file).map_err(|err| anyhow!("cannot read {}: {}", file.display(), err))?;
-    validate(&content).map_err(|problem| anyhow!("invalid playbook {}: {}", file.display(), problem))
+    validate(&content)
+        .map_err(|problem| anyhow!("invalid playbook {}: {}", file.display(), problem))
 }
 
 /// Checks the playbook shape the server requires; the error is the bare problem.
@@ -27,9 +28,12 @@ pub fn validate(content: &[u8]) -> std::result::Result<Playbook, String> {
     let text = std::str::from_utf8(content).map_err(|_| "file is not UTF-8 text".to_string())?;
     let document: Value =
         serde_yaml::from_str(text).map_err(|err| format!("not valid YAML: {err}"))?;
-    let root = document
-        .as_mapping()
-        .ok_or_else(|| format!("expected a YAML mapping at the top level, found {}", kind_of(&document)))?;
+    let root = document.as_mapping().ok_or_else(|| {
+        format!(
+            "expected a YAML mapping at the top level, found {}",
+            kind_of(&document)
+        )
+    })?;
 
     required_string(root, "apiVersion", "apiVersion")?;
     let kind = required_string(root, "kind", "kind")?;
@@ -39,11 +43,20 @@ pub fn validate(content: &[u8]) -> std::result::Result<Playbook, String> {
     let metadata = match root.get("metadata") {
         None | Some(Value::Null) => return Err("missing 'metadata'".to_string()),
         Some(Value::Mapping(metadata)) => metadata,
-        Some(other) => return Err(format!("'metadata' must be a mapping, found {}", kind_of(other))),
+        Some(other) => {
+            return Err(format!(
+                "'metadata' must be a mapping, found {}",
+                kind_of(other)
+            ))
+        }
     };
     let name = required_string(metadata, "name", "metadata.name")?;
     let path = required_string(metadata, "path", "metadata.path")?;
-    Ok(Playbook { name, path, content: content.to_vec() })
+    Ok(Playbook {
+        name,
+        path,
+        content: content.to_vec(),
+    })
 }
 
 fn required_string(map: &Mapping, key: &str, label: &str) -> std::result::Result<String, String> {
@@ -52,7 +65,10 @@ fn required_string(map: &Mapping, key: &str, label: &str) -> std::result::Result
         Some(Value::String(text)) if text.trim().is_empty() => Err(format!("'{label}' is empty")),
         Some(Value::String(text)) => Ok(text.clone()),
         Some(Value::Number(number)) => Ok(number.to_string()),
-        Some(other) => Err(format!("'{label}' must be a string, found {}", kind_of(other))),
+        Some(other) => Err(format!(
+            "'{label}' must be a string, found {}",
+            kind_of(other)
+        )),
     }
 }
 
@@ -99,7 +115,10 @@ mod tests {
 
     #[test]
     fn rejects_missing_api_version() {
-        assert_eq!(problem(&GOOD.replace("apiVersion: noetl.io/v1\n", "")), "missing 'apiVersion'");
+        assert_eq!(
+            problem(&GOOD.replace("apiVersion: noetl.io/v1\n", "")),
+            "missing 'apiVersion'"
+        );
     }
 
     #[test]
@@ -108,17 +127,34 @@ mod tests {
             problem(&GOOD.replace("kind: Playbook", "kind: Dataset")),
             "'kind' must be 'Playbook', found 'Dataset'"
         );
-        assert_eq!(problem(&GOOD.replace("kind: Playbook\n", "")), "missing 'kind'");
+        assert_eq!(
+            problem(&GOOD.replace("kind: Playbook\n", "")),
+            "missing 'kind'"
+        );
     }
 
     #[test]
     fn rejects_missing_metadata_fields() {
-        assert_eq!(problem(&GOOD.replace("  name: hello\n", "")), "missing 'metadata.name'");
-        assert_eq!(problem(&GOOD.replace("  path: examples/hello\n", "")), "missing 'metadata.path'");
-        assert_eq!(problem(&GOOD.replace("  path: examples/hello", "  path: ''")), "'metadata.path' is empty");
-        assert_eq!(problem("apiVersion: v1\nkind: Playbook\n"), "missing 'metadata'");
-        assert!(problem("apiVersion: v1\nkind: Playbook\nmetadata: [1]\n").contains("must be a mapping"));
-        assert!(problem(&GOOD.replace("name: hello", "name: [x]")).contains("'metadata.name' must be a string"));
+        assert_eq!(
+            problem(&GOOD.replace("  name: hello\n", "")),
+            "missing 'metadata.name'"
+        );
+        assert_eq!(
+            problem(&GOOD.replace("  path: examples/hello\n", "")),
+            "missing 'metadata.path'"
+        );
+        assert_eq!(
+            problem(&GOOD.replace("  path: examples/hello", "  path: ''")),
+            "'metadata.path' is empty"
+        );
+        assert_eq!(
+            problem("apiVersion: v1\nkind: Playbook\n"),
+            "missing 'metadata'"
+        );
+        assert!(problem("apiVersion: v1\nkind: Playbook\nmetadata: [1]\n")
+            .contains("must be a mapping"));
+        assert!(problem(&GOOD.replace("name: hello", "name: [x]"))
+            .contains("'metadata.name' must be a string"));
     }
 
     #[test]
@@ -127,8 +163,14 @@ mod tests {
         let file = dir.path().join("bad.yaml");
         fs::write(&file, "kind: Playbook\n").unwrap();
         let err = load(&file).unwrap_err().to_string();
-        assert!(err.contains("bad.yaml") && err.contains("missing 'apiVersion'"), "{err}");
+        assert!(
+            err.contains("bad.yaml") && err.contains("missing 'apiVersion'"),
+            "{err}"
+        );
         let missing = load(&dir.path().join("nope.yaml")).unwrap_err().to_string();
-        assert!(missing.starts_with("cannot read") && missing.contains("nope.yaml"), "{missing}");
+        assert!(
+            missing.starts_with("cannot read") && missing.contains("nope.yaml"),
+            "{missing}"
+        );
     }
 }

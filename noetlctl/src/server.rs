@@ -119,14 +119,18 @@ pub fn start(home: &Path, options: &StartOptions) -> Result<PidFile> {
         ),
         PidState::Stale(info) => {
             remove_pid_file(&pid_path)?;
-            eprintln!("note: removed stale pid file {} (process {} is not running)", pid_path.display(), info.pid);
+            eprintln!(
+                "note: removed stale pid file {} (process {} is not running)",
+                pid_path.display(),
+                info.pid
+            );
         }
         PidState::Missing => {}
     }
     ensure_port_free(&options.host, options.port)?;
 
     let python = find_python()?;
-    let mut child = spawn_server(&python, options, &log_path)?;
+    let mut child = spawn_server(&python, options, home, &log_path)?;
     let info = PidFile {
         pid: child.id(),
         host: options.host.clone(),
@@ -205,7 +209,11 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
     let suffixes: &[&str] = if cfg!(windows) { &[".exe", ""] } else { &[""] };
     std::env::split_paths(&path_var)
         .filter(|dir| !dir.as_os_str().is_empty())
-        .flat_map(|dir| suffixes.iter().map(move |suffix| dir.join(format!("{name}{suffix}"))))
+        .flat_map(|dir| {
+            suffixes
+                .iter()
+                .map(move |suffix| dir.join(format!("{name}{suffix}")))
+        })
         .find(|candidate| candidate.is_file())
 }
 
@@ -222,19 +230,30 @@ fn server_args(options: &StartOptions) -> Result<Vec<String>> {
         args.push("--init-db".to_string());
     }
     if let Some(db) = &options.db {
-        let db = std::path::absolute(db).with_context(|| format!("invalid --db path {}", db.display()))?;
+        let db = std::path::absolute(db)
+            .with_context(|| format!("invalid --db path {}", db.display()))?;
         args.push("--db".to_string());
         args.push(db.to_string_lossy().into_owned());
     }
     Ok(args)
 }
 
-fn spawn_server(python: &Path, options: &StartOptions, log_path: &Path) -> Result<Child> {
-    let log = File::create(log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
-    let log_err = log.try_clone().with_context(|| format!("cannot open {}", log_path.display()))?;
+fn spawn_server(
+    python: &Path,
+    options: &StartOptions,
+    home: &Path,
+    log_path: &Path,
+) -> Result<Child> {
+    let log =
+        File::create(log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
+    let log_err = log
+        .try_clone()
+        .with_context(|| format!("cannot open {}", log_path.display()))?;
     let mut command = Command::new(python);
     command
         .args(server_args(options)?)
+        // The server then keeps its default database next to our pid and log files.
+        .env("NOETL_HOME", home)
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log_err));
@@ -244,8 +263,13 @@ fn spawn_server(python: &Path, options: &StartOptions, log_path: &Path) -> Resul
         .map_err(|err| anyhow!("cannot run {}: {}", python.display(), err))
 }
 
-fn wait_until_healthy(child: &mut Child, url: &str, timeout: Duration) -> std::result::Result<(), String> {
-    let client = Client::with_timeout(url, Duration::from_secs(2)).map_err(|err| format!("{err:#}"))?;
+fn wait_until_healthy(
+    child: &mut Child,
+    url: &str,
+    timeout: Duration,
+) -> std::result::Result<(), String> {
+    let client =
+        Client::with_timeout(url, Duration::from_secs(2)).map_err(|err| format!("{err:#}"))?;
     let deadline = Instant::now() + timeout;
     loop {
         match child.try_wait() {
@@ -311,7 +335,11 @@ pub fn stop(home: &Path, force: bool) -> Result<StopOutcome> {
     };
     process::terminate(info.pid, force)?;
     if !wait_until_gone(info.pid, STOP_TIMEOUT) {
-        let hint = if force { "" } else { "; retry with 'noetl server stop --force'" };
+        let hint = if force {
+            ""
+        } else {
+            "; retry with 'noetl server stop --force'"
+        };
         bail!(
             "the NoETL server (pid {}) is still running after {}s{hint}",
             info.pid,
@@ -391,7 +419,12 @@ pub fn status(home: &Path, fallback_url: &str) -> Result<ServerStatus> {
     let health = Client::with_timeout(&url, Duration::from_secs(5))
         .and_then(|client| client.health())
         .map_err(|err| format!("{err:#}"));
-    Ok(ServerStatus { pid_file, state, url, health })
+    Ok(ServerStatus {
+        pid_file,
+        state,
+        url,
+        health,
+    })
 }
 
 // ---------------------------------------------------------------- OS specifics
@@ -449,7 +482,9 @@ mod process {
     #[cfg(target_os = "linux")]
     pub fn may_be_noetl(pid: u32) -> bool {
         match std::fs::read(format!("/proc/{pid}/cmdline")) {
-            Ok(cmdline) => String::from_utf8_lossy(&cmdline).to_lowercase().contains("noetl"),
+            Ok(cmdline) => String::from_utf8_lossy(&cmdline)
+                .to_lowercase()
+                .contains("noetl"),
             Err(_) => true,
         }
     }
@@ -488,7 +523,9 @@ mod process {
     use std::process::{Command, Stdio};
 
     use anyhow::{anyhow, bail, Result};
-    use windows_sys::Win32::Foundation::{CloseHandle, GetLastError, ERROR_ACCESS_DENIED, STILL_ACTIVE};
+    use windows_sys::Win32::Foundation::{
+        CloseHandle, GetLastError, ERROR_ACCESS_DENIED, STILL_ACTIVE,
+    };
     use windows_sys::Win32::System::Threading::{
         GetExitCodeProcess, OpenProcess, CREATE_NEW_PROCESS_GROUP, DETACHED_PROCESS,
         PROCESS_QUERY_LIMITED_INFORMATION,
@@ -541,7 +578,12 @@ mod tests {
     use super::*;
 
     fn sample(pid: u32) -> PidFile {
-        PidFile { pid, host: "127.0.0.1".into(), port: 8082, url: "http://127.0.0.1:8082".into() }
+        PidFile {
+            pid,
+            host: "127.0.0.1".into(),
+            port: 8082,
+            url: "http://127.0.0.1:8082".into(),
+        }
     }
 
     #[test]
@@ -550,7 +592,10 @@ mod tests {
         let path = dir.path().join(PID_FILE_NAME);
         sample(42).write(&path).unwrap();
         let raw: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
-        assert_eq!(raw, json!({"pid": 42, "host": "127.0.0.1", "port": 8082, "url": "http://127.0.0.1:8082"}));
+        assert_eq!(
+            raw,
+            json!({"pid": 42, "host": "127.0.0.1", "port": 8082, "url": "http://127.0.0.1:8082"})
+        );
         assert_eq!(PidFile::read(&path).unwrap(), Some(sample(42)));
         remove_pid_file(&path).unwrap();
         assert_eq!(PidFile::read(&path).unwrap(), None);
@@ -563,7 +608,10 @@ mod tests {
         let path = dir.path().join(PID_FILE_NAME);
         fs::write(&path, "not json").unwrap();
         let err = PidFile::read(&path).unwrap_err().to_string();
-        assert!(err.starts_with("corrupt pid file") && err.contains(PID_FILE_NAME), "{err}");
+        assert!(
+            err.starts_with("corrupt pid file") && err.contains(PID_FILE_NAME),
+            "{err}"
+        );
     }
 
     #[test]
@@ -585,7 +633,10 @@ mod tests {
 
         // This test process is alive, and its name (noetl-<hash>) mentions noetl.
         sample(std::process::id()).write(&path).unwrap();
-        assert_eq!(pid_state(&path).unwrap(), PidState::Running(sample(std::process::id())));
+        assert_eq!(
+            pid_state(&path).unwrap(),
+            PidState::Running(sample(std::process::id()))
+        );
     }
 
     #[test]
@@ -607,7 +658,10 @@ mod tests {
         let dead_pid = child.id();
         child.wait().unwrap();
         sample(dead_pid).write(&path).unwrap();
-        assert_eq!(stop(dir.path(), false).unwrap(), StopOutcome::StaleRemoved(dead_pid));
+        assert_eq!(
+            stop(dir.path(), false).unwrap(),
+            StopOutcome::StaleRemoved(dead_pid)
+        );
         assert!(!path.exists());
     }
 
@@ -630,15 +684,39 @@ mod tests {
 
     #[test]
     fn server_args_follow_the_process_contract() {
-        let options = StartOptions { host: "0.0.0.0".into(), port: 9000, init_db: true, db: None };
+        let options = StartOptions {
+            host: "0.0.0.0".into(),
+            port: 9000,
+            init_db: true,
+            db: None,
+        };
         assert_eq!(
             server_args(&options).unwrap(),
-            ["-m", "noetl.server", "--host", "0.0.0.0", "--port", "9000", "--init-db"]
+            [
+                "-m",
+                "noetl.server",
+                "--host",
+                "0.0.0.0",
+                "--port",
+                "9000",
+                "--init-db"
+            ]
         );
-        let options = StartOptions { host: "h".into(), port: 1, init_db: false, db: Some("x.db".into()) };
+        let options = StartOptions {
+            host: "h".into(),
+            port: 1,
+            init_db: false,
+            db: Some("x.db".into()),
+        };
         let args = server_args(&options).unwrap();
-        assert_eq!(args[..6], ["-m", "noetl.server", "--host", "h", "--port", "1"]);
+        assert_eq!(
+            args[..6],
+            ["-m", "noetl.server", "--host", "h", "--port", "1"]
+        );
         assert_eq!(args[6], "--db");
-        assert!(Path::new(&args[7]).is_absolute() && args[7].ends_with("x.db"), "{args:?}");
+        assert!(
+            Path::new(&args[7]).is_absolute() && args[7].ends_with("x.db"),
+            "{args:?}"
+        );
     }
 }

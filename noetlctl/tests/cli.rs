@@ -29,17 +29,33 @@ fn catalog_register_posts_base64_content() {
     let env = Env::new();
     let file = env.write("hello.yaml", PLAYBOOK);
 
-    let run = env.run(&["--server-url", &server.url, "catalog", "register", file.to_str().unwrap()]);
+    let run = env.run(&[
+        "--server-url",
+        &server.url,
+        "catalog",
+        "register",
+        file.to_str().unwrap(),
+    ]);
     run.assert_ok();
-    assert!(run.stdout.contains("'examples/hello'") && run.stdout.contains("version 3"), "{run:#?}");
+    assert!(
+        run.stdout.contains("'examples/hello'") && run.stdout.contains("version 3"),
+        "{run:#?}"
+    );
 
     let requests = server.requests();
     assert_eq!(requests.len(), 1);
     let request = &requests[0];
-    assert_eq!((request.method.as_str(), request.path()), ("POST", "/api/catalog/register"));
+    assert_eq!(
+        (request.method.as_str(), request.path()),
+        ("POST", "/api/catalog/register")
+    );
     assert!(request.headers["content-type"].starts_with("application/json"));
     let body = request.json();
-    assert_eq!(body.as_object().unwrap().len(), 1, "only content_base64 is sent: {body}");
+    assert_eq!(
+        body.as_object().unwrap().len(),
+        1,
+        "only content_base64 is sent: {body}"
+    );
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(body["content_base64"].as_str().unwrap())
         .unwrap();
@@ -51,7 +67,14 @@ fn catalog_register_json_prints_server_payload() {
     let server = FakeServer::start(|_| (201, entry("examples/hello", "hello", 1)));
     let env = Env::new();
     let file = env.write("hello.yaml", PLAYBOOK);
-    let run = env.run(&["--server-url", &server.url, "--json", "catalog", "register", file.to_str().unwrap()]);
+    let run = env.run(&[
+        "--server-url",
+        &server.url,
+        "--json",
+        "catalog",
+        "register",
+        file.to_str().unwrap(),
+    ]);
     run.assert_ok();
     assert_eq!(run.json(), entry("examples/hello", "hello", 1));
 }
@@ -63,35 +86,83 @@ fn bad_playbook_fails_before_any_request() {
     let cases: [(&str, &str, &str); 5] = [
         ("broken.yaml", "kind: [unclosed\n", "not valid YAML"),
         ("list.yaml", "- a\n- b\n", "expected a YAML mapping"),
-        ("kind.yaml", &PLAYBOOK.replace("kind: Playbook", "kind: Job"), "'kind' must be 'Playbook'"),
-        ("nopath.yaml", &PLAYBOOK.replace("  path: examples/hello\n", ""), "missing 'metadata.path'"),
-        ("noapi.yaml", &PLAYBOOK.replace("apiVersion: noetl.io/v1\n", ""), "missing 'apiVersion'"),
+        (
+            "kind.yaml",
+            &PLAYBOOK.replace("kind: Playbook", "kind: Job"),
+            "'kind' must be 'Playbook'",
+        ),
+        (
+            "nopath.yaml",
+            &PLAYBOOK.replace("  path: examples/hello\n", ""),
+            "missing 'metadata.path'",
+        ),
+        (
+            "noapi.yaml",
+            &PLAYBOOK.replace("apiVersion: noetl.io/v1\n", ""),
+            "missing 'apiVersion'",
+        ),
     ];
     for (name, text, problem) in cases {
         let file = env.write(name, text);
-        let run = env.run(&["--server-url", &server.url, "catalog", "register", file.to_str().unwrap()]);
+        let run = env.run(&[
+            "--server-url",
+            &server.url,
+            "catalog",
+            "register",
+            file.to_str().unwrap(),
+        ]);
         let line = run.assert_one_line_error();
-        assert!(line.contains(&file_name(&file)) && line.contains(problem), "{name}: {line}");
+        assert!(
+            line.contains(&file_name(&file)) && line.contains(problem),
+            "{name}: {line}"
+        );
     }
-    let missing = env.run(&["--server-url", &server.url, "catalog", "register", "does-not-exist.yaml"]);
-    assert!(missing.assert_one_line_error().contains("does-not-exist.yaml"));
-    assert!(server.requests().is_empty(), "no request may be sent for a bad file");
+    let missing = env.run(&[
+        "--server-url",
+        &server.url,
+        "catalog",
+        "register",
+        "does-not-exist.yaml",
+    ]);
+    assert!(missing
+        .assert_one_line_error()
+        .contains("does-not-exist.yaml"));
+    assert!(
+        server.requests().is_empty(),
+        "no request may be sent for a bad file"
+    );
 }
 
 #[test]
 fn catalog_list_renders_a_table() {
     let server = FakeServer::start(|_| {
-        (200, json!({"items": [entry("a/first", "first", 2), entry("b", "second", 1)]}))
+        (
+            200,
+            json!({"items": [entry("a/first", "first", 2), entry("b", "second", 1)]}),
+        )
     });
     let run = Env::new().run(&["--server-url", &server.url, "catalog", "list"]);
     run.assert_ok();
-    let lines: Vec<Vec<&str>> = run.stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    let lines: Vec<Vec<&str>> = run
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert_eq!(lines.len(), 3, "{run:#?}");
     assert_eq!(lines[0][..4], ["PATH", "NAME", "KIND", "VERSION"]);
-    assert_eq!(lines[1], ["a/first", "first", "Playbook", "2", "2024-05-01T12:00:00Z"]);
-    assert_eq!(lines[2], ["b", "second", "Playbook", "1", "2024-05-01T12:00:00Z"]);
+    assert_eq!(
+        lines[1],
+        ["a/first", "first", "Playbook", "2", "2024-05-01T12:00:00Z"]
+    );
+    assert_eq!(
+        lines[2],
+        ["b", "second", "Playbook", "1", "2024-05-01T12:00:00Z"]
+    );
     let requests = server.requests();
-    assert_eq!((requests[0].method.as_str(), requests[0].path()), ("GET", "/api/catalog"));
+    assert_eq!(
+        (requests[0].method.as_str(), requests[0].path()),
+        ("GET", "/api/catalog")
+    );
 }
 
 #[test]
@@ -120,11 +191,26 @@ fn catalog_get_prints_yaml_and_passes_version() {
         (200, reply)
     });
     let env = Env::new();
-    let run = env.run(&["--server-url", &server.url, "catalog", "get", "examples/hello", "--version", "2"]);
+    let run = env.run(&[
+        "--server-url",
+        &server.url,
+        "catalog",
+        "get",
+        "examples/hello",
+        "--version",
+        "2",
+    ]);
     run.assert_ok();
     assert_eq!(run.stdout, PLAYBOOK);
 
-    let json_run = env.run(&["--server-url", &server.url, "--json", "catalog", "get", "examples/hello"]);
+    let json_run = env.run(&[
+        "--server-url",
+        &server.url,
+        "--json",
+        "catalog",
+        "get",
+        "examples/hello",
+    ]);
     json_run.assert_ok();
     assert_eq!(json_run.json()["content"], json!(PLAYBOOK));
     assert_eq!(json_run.json()["version"], json!(2));
@@ -139,34 +225,65 @@ fn catalog_get_prints_yaml_and_passes_version() {
 fn not_found_is_one_line_with_server_detail() {
     let server = not_found();
     let run = Env::new().run(&["--server-url", &server.url, "catalog", "get", "nope"]);
-    assert_eq!(run.assert_one_line_error(), "error: playbook 'nope' not found");
+    assert_eq!(
+        run.assert_one_line_error(),
+        "error: playbook 'nope' not found"
+    );
     assert!(run.stdout.is_empty());
 }
 
 #[test]
 fn not_found_with_json_still_errors_on_stderr() {
     let server = not_found();
-    let run = Env::new().run(&["--server-url", &server.url, "--json", "catalog", "get", "nope"]);
-    assert_eq!(run.assert_one_line_error(), "error: playbook 'nope' not found");
+    let run = Env::new().run(&[
+        "--server-url",
+        &server.url,
+        "--json",
+        "catalog",
+        "get",
+        "nope",
+    ]);
+    assert_eq!(
+        run.assert_one_line_error(),
+        "error: playbook 'nope' not found"
+    );
     assert!(run.stdout.is_empty());
 }
 
 #[test]
 fn database_not_initialized_detail_is_shown() {
-    let server = FakeServer::start(|_| (503, json!({"detail": "database not initialized: run 'noetl db init'"})));
+    let server = FakeServer::start(|_| {
+        (
+            503,
+            json!({"detail": "database not initialized: run 'noetl db init'"}),
+        )
+    });
     let run = Env::new().run(&["--server-url", &server.url, "catalog", "list"]);
-    assert_eq!(run.assert_one_line_error(), "error: database not initialized: run 'noetl db init'");
+    assert_eq!(
+        run.assert_one_line_error(),
+        "error: database not initialized: run 'noetl db init'"
+    );
 }
 
 #[test]
 fn unreachable_server_is_one_clear_line() {
     let url = format!("http://127.0.0.1:{}", closed_port());
-    for args in [vec!["catalog", "list"], vec!["db", "validate"], vec!["catalog", "get", "a/b"]] {
+    for args in [
+        vec!["catalog", "list"],
+        vec!["db", "validate"],
+        vec!["catalog", "get", "a/b"],
+    ] {
         let mut full = vec!["--server-url", url.as_str()];
         full.extend(args);
         let line = Env::new().run(&full).assert_one_line_error();
-        assert!(line.starts_with(&format!("error: cannot reach the NoETL server at {url}: ")), "{line}");
-        assert!(line.ends_with("(start it with 'noetl server start' or pass --server-url)"), "{line}");
+        assert!(
+            line.starts_with(&format!("error: cannot reach the NoETL server at {url}: ")),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("(start it with 'noetl server start' or pass --server-url)"),
+            "{line}"
+        );
     }
 }
 
@@ -183,30 +300,50 @@ fn host_and_port_flags_select_the_server() {
 fn db_init_and_validate() {
     let server = FakeServer::start(|request| match request.path() {
         "/api/db/init" => (200, json!({"status": "initialized", "tables": ["catalog"]})),
-        "/api/db/validate" => (200, json!({"valid": false, "tables": [], "missing": ["catalog"]})),
+        "/api/db/validate" => (
+            200,
+            json!({"valid": false, "tables": [], "missing": ["catalog"]}),
+        ),
         _ => (404, json!({"detail": "no route"})),
     });
     let env = Env::new();
     let init = env.run(&["--server-url", &server.url, "db", "init"]);
     init.assert_ok();
-    assert!(init.stdout.contains("initialized") && init.stdout.contains("catalog"), "{init:#?}");
+    assert!(
+        init.stdout.contains("initialized") && init.stdout.contains("catalog"),
+        "{init:#?}"
+    );
 
     let validate = env.run(&["--server-url", &server.url, "--json", "db", "validate"]);
     let line = validate.assert_one_line_error();
     assert!(line.contains("missing tables: catalog"), "{line}");
-    assert_eq!(validate.json(), json!({"valid": false, "tables": [], "missing": ["catalog"]}));
+    assert_eq!(
+        validate.json(),
+        json!({"valid": false, "tables": [], "missing": ["catalog"]})
+    );
 
-    let methods: Vec<(String, String)> =
-        server.requests().iter().map(|r| (r.method.clone(), r.path().to_string())).collect();
+    let methods: Vec<(String, String)> = server
+        .requests()
+        .iter()
+        .map(|r| (r.method.clone(), r.path().to_string()))
+        .collect();
     assert_eq!(
         methods,
-        [("POST".to_string(), "/api/db/init".to_string()), ("GET".to_string(), "/api/db/validate".to_string())]
+        [
+            ("POST".to_string(), "/api/db/init".to_string()),
+            ("GET".to_string(), "/api/db/validate".to_string())
+        ]
     );
 }
 
 #[test]
 fn db_validate_valid_exits_zero() {
-    let server = FakeServer::start(|_| (200, json!({"valid": true, "tables": ["catalog"], "missing": []})));
+    let server = FakeServer::start(|_| {
+        (
+            200,
+            json!({"valid": true, "tables": ["catalog"], "missing": []}),
+        )
+    });
     let run = Env::new().run(&["--server-url", &server.url, "db", "validate"]);
     run.assert_ok();
     assert!(run.stdout.contains("yes"), "{run:#?}");
@@ -221,8 +358,17 @@ fn context_lifecycle() {
     empty.assert_ok();
     assert!(empty.stdout.contains("No contexts"), "{empty:#?}");
 
-    env.run(&["context", "add", "local", "--server-url", &server.url]).assert_ok();
-    env.run(&["context", "add", "prod", "--server-url", "https://noetl.example.org/", "--use"]).assert_ok();
+    env.run(&["context", "add", "local", "--server-url", &server.url])
+        .assert_ok();
+    env.run(&[
+        "context",
+        "add",
+        "prod",
+        "--server-url",
+        "https://noetl.example.org/",
+        "--use",
+    ])
+    .assert_ok();
     assert!(env.config_dir().join("config.yaml").is_file());
 
     let current = env.run(&["context", "current"]);
@@ -239,19 +385,30 @@ fn context_lifecycle() {
         ]})
     );
     let table = env.run(&["context", "list"]);
-    let prod_line = table.stdout.lines().find(|line| line.contains("prod")).unwrap();
+    let prod_line = table
+        .stdout
+        .lines()
+        .find(|line| line.contains("prod"))
+        .unwrap();
     assert!(prod_line.trim_start().starts_with('*'), "{table:#?}");
 
     env.run(&["context", "use", "local"]).assert_ok();
-    assert_eq!(env.run(&["--json", "context", "current"]).json()["name"], json!("local"));
+    assert_eq!(
+        env.run(&["--json", "context", "current"]).json()["name"],
+        json!("local")
+    );
 
     // Commands without --server-url now go to the current context's server.
     env.run(&["catalog", "list"]).assert_ok();
     assert_eq!(server.requests().len(), 1);
 
-    let unknown = env.run(&["context", "use", "staging"]).assert_one_line_error();
+    let unknown = env
+        .run(&["context", "use", "staging"])
+        .assert_one_line_error();
     assert!(unknown.contains("unknown context 'staging'"), "{unknown}");
-    let unknown = env.run(&["context", "delete", "staging"]).assert_one_line_error();
+    let unknown = env
+        .run(&["context", "delete", "staging"])
+        .assert_one_line_error();
     assert!(unknown.contains("unknown context 'staging'"), "{unknown}");
 
     env.run(&["context", "delete", "local"]).assert_ok();
@@ -268,7 +425,9 @@ fn context_add_requires_server_url() {
     let run = env.run(&["context", "add", "x"]);
     assert_eq!(run.code, Some(2), "{run:#?}");
     assert!(run.stderr.contains("--server-url"), "{run:#?}");
-    let bad = env.run(&["context", "add", "x", "--server-url", "ftp://nope"]).assert_one_line_error();
+    let bad = env
+        .run(&["context", "add", "x", "--server-url", "ftp://nope"])
+        .assert_one_line_error();
     assert!(bad.contains("invalid server URL"), "{bad}");
     assert!(!env.config_dir().join("config.yaml").exists());
 }

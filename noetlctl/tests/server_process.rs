@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use common::{closed_port, Env, FakeServer};
 use serde_json::{json, Value};
 
@@ -16,7 +14,10 @@ fn read_pid_file(env: &Env) -> Option<Value> {
 fn stop_without_pid_file_fails() {
     let run = Env::new().run(&["server", "stop"]);
     let line = run.assert_one_line_error();
-    assert!(line.contains("no pid file") && line.contains("server.pid"), "{line}");
+    assert!(
+        line.contains("no pid file") && line.contains("server.pid"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -37,7 +38,14 @@ fn start_refuses_a_port_in_use() {
     let server = FakeServer::start(|_| (200, json!({"status": "ok"})));
     let env = Env::new();
     let run = env
-        .command(&["server", "start", "--host", "127.0.0.1", "--port", &server.port.to_string()])
+        .command(&[
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &server.port.to_string(),
+        ])
         .env("NOETL_PYTHON", "/nonexistent/python")
         .output()
         .unwrap();
@@ -60,10 +68,18 @@ fn status_without_server_reports_stopped() {
 
 #[test]
 fn status_reports_a_healthy_server_without_pid_file() {
-    let server = FakeServer::start(|_| (200, json!({"status": "ok", "version": "0.1.0", "database": "/x/noetl.db"})));
+    let server = FakeServer::start(|_| {
+        (
+            200,
+            json!({"status": "ok", "version": "0.1.0", "database": "/x/noetl.db"}),
+        )
+    });
     let run = Env::new().run(&["--server-url", &server.url, "server", "status"]);
     run.assert_ok();
-    assert!(run.stdout.contains("running") && run.stdout.contains("/x/noetl.db"), "{run:#?}");
+    assert!(
+        run.stdout.contains("running") && run.stdout.contains("/x/noetl.db"),
+        "{run:#?}"
+    );
     assert_eq!(server.requests()[0].path(), "/health");
 }
 
@@ -71,16 +87,17 @@ fn status_reports_a_healthy_server_without_pid_file() {
 mod unix {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+    use std::path::{Path, PathBuf};
     use std::time::{Duration, Instant};
 
-    /// Serves GET /health like the real server; records its argv in args.json.
+    /// Serves GET /health like the real server; records its argv and NOETL_HOME in <script>.args.json.
     const FAKE_SERVER_PY: &str = r#"
-import http.server, json, sys
+import http.server, json, os, sys
 args = sys.argv[1:]
 port = int(args[args.index("--port") + 1])
 host = args[args.index("--host") + 1]
 with open(sys.argv[0] + ".args.json", "w") as out:
-    json.dump(args, out)
+    json.dump({"args": args, "noetl_home": os.environ.get("NOETL_HOME")}, out)
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = json.dumps({"status": "ok", "version": "0.1.0", "database": "fake.db"}).encode()
@@ -97,7 +114,9 @@ http.server.HTTPServer((host, port), Handler).serve_forever()
 
     fn which_python() -> Option<PathBuf> {
         let path = std::env::var_os("PATH")?;
-        std::env::split_paths(&path).map(|dir| dir.join("python3")).find(|p| p.is_file())
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("python3"))
+            .find(|p| p.is_file())
     }
 
     fn write_executable(path: &Path, text: &str) {
@@ -112,7 +131,11 @@ http.server.HTTPServer((host, port), Handler).serve_forever()
         let wrapper = env.dir.path().join("fake-python");
         write_executable(
             &wrapper,
-            &format!("#!/bin/sh\nexec '{}' '{}' \"$@\"\n", python.display(), script.display()),
+            &format!(
+                "#!/bin/sh\nexec '{}' '{}' \"$@\"\n",
+                python.display(),
+                script.display()
+            ),
         );
         wrapper
     }
@@ -120,7 +143,10 @@ http.server.HTTPServer((host, port), Handler).serve_forever()
     fn alive(pid: i32) -> bool {
         // Also treat a zombie as gone (no init reaping in some containers).
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let zombie = stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'));
+        let zombie = stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'));
         let exists = unsafe { libc::kill(pid, 0) } == 0;
         exists && !zombie
     }
@@ -137,7 +163,15 @@ http.server.HTTPServer((host, port), Handler).serve_forever()
         let db = env.dir.path().join("my.db");
 
         let start = env
-            .command(&["server", "start", "--port", &port, "--init-db", "--db", db.to_str().unwrap()])
+            .command(&[
+                "server",
+                "start",
+                "--port",
+                &port,
+                "--init-db",
+                "--db",
+                db.to_str().unwrap(),
+            ])
             .env("NOETL_PYTHON", &wrapper)
             .output()
             .unwrap();
@@ -154,26 +188,45 @@ http.server.HTTPServer((host, port), Handler).serve_forever()
         assert!(alive(pid));
         assert!(start.stdout.contains(&pid.to_string()));
 
-        let args: Value = serde_json::from_str(
-            &std::fs::read_to_string(env.dir.path().join("fake_noetl_server.py.args.json")).unwrap(),
+        let recorded: Value = serde_json::from_str(
+            &std::fs::read_to_string(env.dir.path().join("fake_noetl_server.py.args.json"))
+                .unwrap(),
         )
         .unwrap();
+        assert_eq!(recorded["noetl_home"], json!(env.home().to_str().unwrap()));
         assert_eq!(
-            args,
-            json!(["-m", "noetl.server", "--host", "127.0.0.1", "--port", port, "--init-db", "--db", db.to_str().unwrap()])
+            recorded["args"],
+            json!([
+                "-m",
+                "noetl.server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                port,
+                "--init-db",
+                "--db",
+                db.to_str().unwrap()
+            ])
         );
         let log = std::fs::read_to_string(env.home().join("server.log")).unwrap();
         assert!(log.contains("fake server listening"), "{log}");
 
         // A second start refuses: the pid file names a live server.
-        let again = env.command(&["server", "start", "--port", &port]).env("NOETL_PYTHON", &wrapper).output().unwrap();
+        let again = env
+            .command(&["server", "start", "--port", &port])
+            .env("NOETL_PYTHON", &wrapper)
+            .output()
+            .unwrap();
         let line = common::Run::from(again).assert_one_line_error();
         assert!(line.contains("already running"), "{line}");
 
         let status = env.run(&["--json", "server", "status"]);
         status.assert_ok();
         let status = status.json();
-        assert_eq!((status["status"].clone(), status["pid"].clone()), (json!("running"), json!(pid)));
+        assert_eq!(
+            (status["status"].clone(), status["pid"].clone()),
+            (json!("running"), json!(pid))
+        );
         assert_eq!(status["database"], json!("fake.db"));
 
         env.run(&["server", "stop"]).assert_ok();
@@ -189,7 +242,10 @@ http.server.HTTPServer((host, port), Handler).serve_forever()
     fn start_failure_shows_log_and_cleans_up() {
         let env = Env::new();
         let wrapper = env.dir.path().join("broken-python");
-        write_executable(&wrapper, "#!/bin/sh\necho 'ModuleNotFoundError: No module named noetl' >&2\nexit 3\n");
+        write_executable(
+            &wrapper,
+            "#!/bin/sh\necho 'ModuleNotFoundError: No module named noetl' >&2\nexit 3\n",
+        );
         let run = env
             .command(&["server", "start", "--port", &closed_port().to_string()])
             .env("NOETL_PYTHON", &wrapper)
@@ -197,9 +253,16 @@ http.server.HTTPServer((host, port), Handler).serve_forever()
             .unwrap();
         let run = common::Run::from(run);
         assert_eq!(run.code, Some(1), "{run:#?}");
-        assert!(run.stderr.contains("ModuleNotFoundError: No module named noetl"), "{run:#?}");
+        assert!(
+            run.stderr
+                .contains("ModuleNotFoundError: No module named noetl"),
+            "{run:#?}"
+        );
         let last = run.stderr.lines().last().unwrap();
-        assert!(last.starts_with("error: the NoETL server exited early"), "{run:#?}");
+        assert!(
+            last.starts_with("error: the NoETL server exited early"),
+            "{run:#?}"
+        );
         assert!(read_pid_file(&env).is_none(), "pid file must be removed");
     }
 
@@ -208,7 +271,13 @@ http.server.HTTPServer((host, port), Handler).serve_forever()
         let env = Env::new();
         let marker = env.dir.path().join("child.pid");
         let wrapper = env.dir.path().join("silent-python");
-        write_executable(&wrapper, &format!("#!/bin/sh\necho $$ > '{}'\nexec sleep 60\n", marker.display()));
+        write_executable(
+            &wrapper,
+            &format!(
+                "#!/bin/sh\necho $$ > '{}'\nexec sleep 60\n",
+                marker.display()
+            ),
+        );
         let run = env
             .command(&["server", "start", "--port", &closed_port().to_string()])
             .env("NOETL_PYTHON", &wrapper)
@@ -219,7 +288,11 @@ http.server.HTTPServer((host, port), Handler).serve_forever()
         assert_eq!(run.code, Some(1), "{run:#?}");
         assert!(run.stderr.contains("did not answer"), "{run:#?}");
         assert!(read_pid_file(&env).is_none());
-        let pid: i32 = std::fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
+        let pid: i32 = std::fs::read_to_string(&marker)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
         while alive(pid) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
@@ -232,7 +305,10 @@ http.server.HTTPServer((host, port), Handler).serve_forever()
         let env = Env::new();
         let bin = env.dir.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
-        write_executable(&bin.join("python3"), "#!/bin/sh\necho \"fake python3 $*\" >&2\nexit 1\n");
+        write_executable(
+            &bin.join("python3"),
+            "#!/bin/sh\necho \"fake python3 $*\" >&2\nexit 1\n",
+        );
         let run = env
             .command(&["server", "start", "--port", &closed_port().to_string()])
             .env("PATH", &bin)
@@ -240,7 +316,53 @@ http.server.HTTPServer((host, port), Handler).serve_forever()
             .unwrap();
         let run = common::Run::from(run);
         assert_eq!(run.code, Some(1), "{run:#?}");
-        assert!(run.stderr.starts_with("warning: NOETL_PYTHON is not set"), "{run:#?}");
-        assert!(run.stderr.contains("fake python3 -m noetl.server --host 127.0.0.1"), "{run:#?}");
+        assert!(
+            run.stderr.starts_with("warning: NOETL_PYTHON is not set"),
+            "{run:#?}"
+        );
+        assert!(
+            run.stderr
+                .contains("fake python3 -m noetl.server --host 127.0.0.1"),
+            "{run:#?}"
+        );
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn start_uses_the_default_home_and_passes_it_to_the_server() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let user_home = env.dir.path().join("user");
+    let recorded = env.dir.path().join("noetl_home.txt");
+    let wrapper = env.dir.path().join("env-python");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nprintf '%s' \"$NOETL_HOME\" > '{}'\nexit 1\n",
+            recorded.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let run = env
+        .command(&["server", "start", "--port", &closed_port().to_string()])
+        .env_remove("NOETL_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env("HOME", &user_home)
+        .env("NOETL_PYTHON", &wrapper)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let expected = if cfg!(target_os = "macos") {
+        user_home.join("Library/Application Support/noetl")
+    } else {
+        user_home.join(".local/share/noetl")
+    };
+    assert_eq!(
+        std::fs::read_to_string(&recorded).unwrap(),
+        expected.to_str().unwrap()
+    );
+    assert!(expected.join("server.log").is_file());
 }

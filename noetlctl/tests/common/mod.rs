@@ -62,7 +62,11 @@ impl FakeServer {
                 thread::spawn(move || serve_one(stream, &seen, handler.as_ref()));
             }
         });
-        Self { url: format!("http://127.0.0.1:{port}"), port, requests }
+        Self {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            requests,
+        }
     }
 
     pub fn requests(&self) -> Vec<Request> {
@@ -106,10 +110,18 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
             headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
         }
     }
-    let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
-    Some(Request { method, target, headers, body })
+    Some(Request {
+        method,
+        target,
+        headers,
+        body,
+    })
 }
 
 fn reason(status: u16) -> &'static str {
@@ -137,7 +149,9 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     pub fn config_dir(&self) -> PathBuf {
@@ -163,7 +177,14 @@ impl Env {
             .env_remove("NOETL_PYTHON")
             .env_remove("RUST_BACKTRACE")
             .stdin(Stdio::null());
-        for var in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
+        for var in [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "all_proxy",
+        ] {
             command.env_remove(var);
         }
         command
@@ -209,7 +230,8 @@ impl Run {
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|err| panic!("stdout is not JSON ({err}): {self:#?}"))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|err| panic!("stdout is not JSON ({err}): {self:#?}"))
     }
 }
 
