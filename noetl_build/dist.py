@@ -54,6 +54,7 @@ def load_entries(dist: Path) -> dict[str, Entry]:
 
 def write_index(dist: Path, entries: dict[str, Entry], *, meta: dict[str, object]) -> None:
     """Write SHA256SUMS, then manifest.json (the last file a run writes)."""
+    dist.mkdir(parents=True, exist_ok=True)
     rows = sorted(entries.values(), key=lambda e: e.wheel)
     sums = "".join(f"{e.sha256}  {e.wheel}\n" for e in rows)
     _atomic_write(dist / SUMS, sums)

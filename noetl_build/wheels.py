@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import email.policy
 import shutil
+import stat
 import sys
+import zipfile
 from email.parser import BytesParser
 from pathlib import Path
 
@@ -78,19 +80,20 @@ def build_platform_wheel(
     _set_not_purelib(_only(tree.glob("*.dist-info"), "dist-info") / "WHEEL")
 
     packed = work / "packed"
+    packed.mkdir()
     run([*wheel_cmd, "pack", "--dest-dir", packed, tree], what=f"{target.name}: wheel pack", env=env, log=log)
     pure = _only(packed.glob("*.whl"), "packed wheel")
     run(
         [*wheel_cmd, "tags", "--platform-tag", target.platform_tag, "--remove", pure],
         what=f"{target.name}: wheel tags", env=env, log=log,
     )
-    return _only(packed.glob("*.whl"), "retagged wheel")
+    final = _only(packed.glob("*.whl"), "retagged wheel")
+    _normalise_zip_modes(final, executable=f"noetl/bin/{target.binary_name}")
+    return final
 
 
 def wheel_tags(wheel: Path) -> list[str]:
     """The Tag lines of a wheel's WHEEL file."""
-    import zipfile
-
     with zipfile.ZipFile(wheel) as zf:
         name = next(n for n in zf.namelist() if n.endswith(".dist-info/WHEEL"))
         info = BytesParser(policy=email.policy.compat32).parsebytes(zf.read(name))
@@ -103,6 +106,28 @@ def _normalise_modes(tree: Path, *, executable: Path) -> None:
     for path in tree.rglob("*"):
         path.chmod(DIR_MODE if path.is_dir() else FILE_MODE)
     executable.chmod(EXEC_MODE)
+
+
+def _normalise_zip_modes(wheel: Path, *, executable: str) -> None:
+    """Rewrite entries whose mode is not 0644 (0755 for the binary) as regular files of that mode.
+
+    `wheel` writes RECORD as 0664 whatever the umask; entries keep their bytes, order and time.
+    """
+    def wanted(name: str) -> int:
+        return (stat.S_IFREG | (EXEC_MODE if name == executable else FILE_MODE)) << 16
+
+    with zipfile.ZipFile(wheel) as src:
+        infos = src.infolist()
+        if all(info.external_attr == wanted(info.filename) for info in infos):
+            return
+        tmp = wheel.with_name(wheel.name + ".tmp")
+        with zipfile.ZipFile(tmp, "w") as dst:
+            for info in infos:
+                entry = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                entry.external_attr = wanted(info.filename)
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                dst.writestr(entry, src.read(info))
+    tmp.replace(wheel)
 
 
 def _set_not_purelib(wheel_file: Path) -> None:

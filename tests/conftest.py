@@ -1,0 +1,56 @@
+"""Shared fixtures: real wheels built by the pipeline, once per test session.
+
+The build reuses the repository's build/ cache (so after `nox -s build_all` it is quick)
+but writes to a temporary dist/, leaving the user's dist/ alone.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# One target per OS family: what the integration tests build for real.
+CI_TARGETS = ("x86_64-unknown-linux-gnu", "x86_64-apple-darwin", "x86_64-pc-windows-gnu")
+HOST_TARGET = "x86_64-unknown-linux-gnu"
+
+
+@dataclass(frozen=True)
+class BuiltDist:
+    path: Path
+    manifest: dict
+    output: str  # what the build printed (table included)
+
+    def wheel_for(self, target: str) -> Path:
+        for row in self.manifest["wheels"]:
+            if row["target"] == target:
+                return self.path / row["wheel"]
+        raise KeyError(f"{target} was not built; built: {[r['target'] for r in self.manifest['wheels']]}")
+
+
+def build_wheels(dist: Path, targets: tuple[str, ...], *extra: str) -> subprocess.CompletedProcess[str]:
+    """Run the real build CLI, as `nox -s wheel` does."""
+    return subprocess.run(
+        [sys.executable, "-m", "noetl_build", "--dist", str(dist), *extra, "build", *targets],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def built_dist(tmp_path_factory: pytest.TempPathFactory) -> BuiltDist:
+    dist = tmp_path_factory.mktemp("dist")
+    proc = build_wheels(dist, CI_TARGETS)
+    assert proc.returncode == 0, f"build failed:\n{proc.stdout}\n{proc.stderr}"
+    manifest = json.loads((dist / "manifest.json").read_text())
+    return BuiltDist(dist, manifest, proc.stdout + proc.stderr)
+
+
+@pytest.fixture(scope="session")
+def host_wheel(built_dist: BuiltDist) -> Path:
+    """The wheel built for this host (x86_64 Linux, manylinux)."""
+    return built_dist.wheel_for(HOST_TARGET)
