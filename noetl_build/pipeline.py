@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import datetime as dt
+import fcntl
 import os
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,8 +66,26 @@ def package_version(layout: Layout) -> str:
     raise BuildError("noetl/__init__.py has no __version__")
 
 
+@contextlib.contextmanager
+def exclusive(layout: Layout) -> Iterator[None]:
+    """One build at a time per build dir: two would rewrite each other's work files."""
+    layout.build.mkdir(parents=True, exist_ok=True)
+    with open(layout.build / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"==> waiting for another build using {layout.build}")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def build(targets: Sequence[Target], layout: Layout) -> list[Result]:
     """Build every target's wheel into dist/, going on past failures; one Result per target."""
+    with exclusive(layout):
+        return _build(targets, layout)
+
+
+def _build(targets: Sequence[Target], layout: Layout) -> list[Result]:
     epoch = source_date_epoch(layout.root)
     tools = ZigTools.find()
     say(f"==> zig {tools.zig_version}, {tools.zigbuild_version}, SOURCE_DATE_EPOCH={epoch}")
