@@ -52,7 +52,7 @@ def diagnose(targets: Sequence[Target]) -> tuple[list[str], list[Row]]:
     for target in targets:
         try:
             choice = choose(target)
-            toolchain, strategy, problem = choice.toolchain.version, choice.strategy, ""
+            toolchain, strategy, problem = choice.toolchain.label, choice.strategy, ""
         except BuildError as exc:
             toolchain, strategy, problem = "-", "cannot build", str(exc)
         runner = runner_for(target)

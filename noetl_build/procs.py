@@ -30,30 +30,32 @@ def run(
 ) -> str:
     """Run ``cmd``; return its output. On failure raise CommandError naming ``what``.
 
-    With ``log`` the combined output is also written there (and kept on failure).
+    With ``log`` the output streams into that file as it comes (``tail -f`` works), and the
+    file is kept. Without it the output is only captured.
     """
     args = [os.fspath(c) for c in cmd]
-    try:
-        proc = subprocess.run(
-            args,
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            check=False,
-        )
-    except FileNotFoundError:
-        raise CommandError(f"{what}: '{args[0]}' not found (run 'nox -s doctor')") from None
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(f"$ {shlex.join(args)}\n{proc.stdout}")
+    try:
+        if log is None:
+            proc = subprocess.run(
+                args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                text=True, errors="replace", check=False,
+            )
+            text = proc.stdout
+        else:
+            with log.open("w") as sink:
+                sink.write(f"$ {shlex.join(args)}\n")
+                sink.flush()
+                proc = subprocess.run(args, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT, check=False)
+            text = log.read_text(errors="replace")
+    except FileNotFoundError:
+        raise CommandError(f"{what}: '{args[0]}' not found (run 'nox -s doctor')") from None
     if proc.returncode != 0:
-        tail = "\n".join(proc.stdout.strip().splitlines()[-20:])
+        tail = "\n".join(text.strip().splitlines()[-20:])
         where = f"; full log: {log}" if log else ""
         raise CommandError(f"{what} failed (exit {proc.returncode}){where}", log=log, tail=tail)
-    return proc.stdout
+    return text
 
 
 def output(cmd: Sequence[str | os.PathLike[str]], **kwargs: object) -> str | None:

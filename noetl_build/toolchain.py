@@ -33,6 +33,11 @@ class Toolchain:
     version: str  # `rustc -vV` first line
     verbose_version: str  # all of `rustc -vV`, for fingerprints
 
+    @property
+    def label(self) -> str:
+        """e.g. "rustc 1.96.0 [system:/usr/bin/rustc]"."""
+        return f"rustc {self.version.split()[1]} [{self.name}]"
+
     def has_std(self, rust_target: str) -> bool:
         lib = self.sysroot / "lib" / "rustlib" / rust_target / "lib"
         return any(lib.glob("libstd-*.rlib"))
@@ -60,7 +65,7 @@ class Choice:
         return f"{base}-{self.strategy}"
 
     def describe(self) -> str:
-        return f"{self.toolchain.version} ({self.toolchain.name}), {self.strategy}"
+        return f"{self.toolchain.label}, {self.strategy}"
 
 
 def _probe(name: str, rustc: Path, cargo: Path) -> Toolchain | None:
