@@ -23,14 +23,15 @@ ROOT = Path(__file__).parent
 REQUIREMENTS = ROOT / "requirements"
 
 
-def install(session: nox.Session, name: str) -> None:
-    """pip install requirements/<name>.txt, skipped when the venv already has exactly that."""
+def install(session: nox.Session, *names: str) -> None:
+    """pip install requirements/<name>.txt for each name, skipped when the venv already has exactly that."""
     files = sorted(REQUIREMENTS.glob("*.txt"))
     wanted = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
-    marker = Path(session.virtualenv.location) / f".installed-{name}"
+    marker = Path(session.virtualenv.location) / f".installed-{'-'.join(names)}"
     if marker.is_file() and marker.read_text() == wanted:
         return
-    session.install("--disable-pip-version-check", "-r", str(REQUIREMENTS / f"{name}.txt"))
+    requirements = [arg for name in names for arg in ("-r", str(REQUIREMENTS / f"{name}.txt"))]
+    session.install("--disable-pip-version-check", *requirements)
     marker.write_text(wanted)
 
 
@@ -60,7 +61,16 @@ def doctor(session: nox.Session) -> None:
 
 
 @nox.session
+def verify(session: nox.Session) -> None:
+    """Prove the wheels in dist/ right for their platforms: nox -s verify [-- TRIPLE|WHEEL ...]."""
+    install(session, "verify", "build")
+    noetl_build(session, "verify", *session.posargs)
+
+
+@nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite (builds real targets: minutes)."""
+    """Run the test suite: the Rust crate's tests, then pytest (builds real targets: minutes)."""
     install(session, "tests")
+    if not session.posargs:
+        session.run("cargo", "test", "--locked", "--manifest-path", "noetlctl/Cargo.toml", external=True)
     session.run("python", "-m", "pytest", *(session.posargs or ["-ra"]))
