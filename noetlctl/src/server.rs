@@ -23,10 +23,10 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
 const LOG_TAIL_LINES: usize = 20;
 
-/// `$NOETL_HOME` if set, else `<user data dir>/noetl`.
+/// `$NOETL_HOME` (made absolute) if set, else `<user data dir>/noetl`.
 pub fn noetl_home() -> Result<PathBuf> {
     if let Some(home) = non_empty_env("NOETL_HOME") {
-        return Ok(PathBuf::from(home));
+        return std::path::absolute(&home).with_context(|| format!("invalid NOETL_HOME {home}"));
     }
     dirs::data_dir()
         .map(|dir| dir.join("noetl"))
@@ -249,14 +249,30 @@ fn spawn_server(
     let log_err = log
         .try_clone()
         .with_context(|| format!("cannot open {}", log_path.display()))?;
-    let mut command = Command::new(python);
+    // The server runs in NOETL_HOME (below): a relative interpreter path would be ambiguous.
+    let python = if python.is_relative() && python.components().count() > 1 {
+        std::path::absolute(python)
+            .with_context(|| format!("invalid Python path {}", python.display()))?
+    } else {
+        python.to_path_buf()
+    };
+    let mut command = Command::new(&python);
     command
         .args(server_args(options)?)
         // The server then keeps its default database next to our pid and log files.
         .env("NOETL_HOME", home)
+        // `python -m` puts the working directory first on sys.path: run from the user's
+        // directory, a `noetl/` package there (a source checkout, say) would be imported
+        // instead of the installed one. NOETL_HOME is ours and holds no such package.
+        .current_dir(home)
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log_err));
+    if let Some(db) = non_empty_env("NOETL_DB").filter(|db| !db.starts_with('~')) {
+        // Relative to where the user ran the CLI, not to the server's working directory.
+        let db = std::path::absolute(&db).with_context(|| format!("invalid NOETL_DB {db}"))?;
+        command.env("NOETL_DB", db);
+    }
     process::detach(&mut command);
     command
         .spawn()

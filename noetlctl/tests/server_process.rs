@@ -366,3 +366,50 @@ fn start_uses_the_default_home_and_passes_it_to_the_server() {
     );
     assert!(expected.join("server.log").is_file());
 }
+
+#[cfg(unix)]
+#[test]
+fn start_runs_the_server_in_noetl_home_with_absolute_paths() {
+    // `python -m noetl.server` imports from its working directory first: started from a
+    // directory holding a `noetl/` package, it would run that instead of the installed one.
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let workdir = env.dir.path().join("work");
+    std::fs::create_dir_all(workdir.join("noetl")).unwrap();
+    let recorded = env.dir.path().join("recorded.txt");
+    let wrapper = workdir.join("env-python");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n%s\\n%s\\n' \"$(pwd -P)\" \"$NOETL_HOME\" \"$NOETL_DB\" > '{}'\nexit 1\n",
+            recorded.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let run = env
+        .command(&["server", "start", "--port", &closed_port().to_string()])
+        .current_dir(&workdir)
+        .env("NOETL_HOME", "relative-home")
+        .env("NOETL_DB", "data/my.db")
+        .env("NOETL_PYTHON", "./env-python")
+        .output()
+        .unwrap();
+    let run = common::Run::from(run);
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    let workdir = std::fs::canonicalize(&workdir).unwrap();
+    let home = workdir.join("relative-home");
+    let text = std::fs::read_to_string(&recorded).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            home.to_str().unwrap(),
+            home.to_str().unwrap(),
+            workdir.join("data/my.db").to_str().unwrap()
+        ],
+        "{run:#?}"
+    );
+    assert!(home.join("server.log").is_file());
+}
