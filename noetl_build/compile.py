@@ -114,10 +114,14 @@ def _link_shims(target: Target, layout: Layout, tools: ZigTools, cflags: list[st
 
 
 def _toolchain_bin(layout: Layout, choice: Choice) -> Path:
-    """A directory whose `cargo` and `rustc` are the chosen toolchain's (first on PATH)."""
+    """A directory whose `cargo`, `rustc` (and `rust-objcopy`) are the chosen toolchain's (first on PATH)."""
     bin_dir = layout.build / "toolchains" / choice.key / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
-    for tool, path in (("cargo", choice.toolchain.cargo), ("rustc", choice.toolchain.rustc)):
+    tools = [("cargo", choice.toolchain.cargo), ("rustc", choice.toolchain.rustc)]
+    objcopy = choice.toolchain.objcopy
+    if objcopy:
+        tools.append(("rust-objcopy", objcopy))
+    for tool, path in tools:
         link = bin_dir / tool
         if not link.is_symlink() or os.readlink(link) != str(path):
             link.unlink(missing_ok=True)
@@ -178,6 +182,7 @@ def binary_fingerprint(target: Target, choice: Choice, layout: Layout, tools: Zi
             "target": dict(target.raw),
             "toolchain": choice.toolchain.verbose_version,
             "strategy": choice.strategy,
+            "objcopy": str(choice.toolchain.objcopy),
             "zig": tools.zig_version,
             "cargo-zigbuild": tools.zigbuild_version,
             "flags-version": 1,  # bump when build_environment changes what it passes

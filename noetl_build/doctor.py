@@ -34,9 +34,9 @@ class Row:
 def diagnose(targets: Sequence[Target]) -> tuple[list[str], list[Row]]:
     """Host-wide findings, then one row per target."""
     notes = []
-    for toolchain in discover():
-        std = "std source" if toolchain.has_std_source else "no std source"
-        notes.append(f"toolchain {toolchain.name}: {toolchain.version}, {std}")
+    for found in discover():
+        std = "std source" if found.has_std_source else "no std source"
+        notes.append(f"toolchain {found.name}: {found.version}, {std}")
     if not discover():
         notes.append("MISSING Rust: no toolchain found (rustup, or apt-get install rustc-web cargo-web rust-web-src)")
     try:

@@ -126,9 +126,7 @@ def tag_problem(tag: str, triple: Triple, minimum: tuple[int, int] | None) -> st
     expected_arch = arch.wheel_arch.get(triple.os)
     if expected_arch is None:
         return f"architecture '{triple.arch}' has no {triple.os} wheels"
-    family = {("linux", "gnu"): "manylinux", ("linux", "musl"): "musllinux"}.get(
-        (triple.os, triple.libc), {"macos": "macosx", "windows": "win"}.get(triple.os)
-    )
+    family = _tag_family(triple)
     if parsed.family != family:
         return f"'{tag}' is a {parsed.family} tag, but {triple.text} needs {family}"
     if family == "win":
@@ -142,3 +140,10 @@ def tag_problem(tag: str, triple: Triple, minimum: tuple[int, int] | None) -> st
         want = ".".join(map(str, minimum))
         return f"'{tag}' says {have}, but the target's minimum is {want}"
     return None
+
+
+def _tag_family(triple: Triple) -> str:
+    """The wheel tag family of a triple: manylinux, musllinux, macosx or win."""
+    if triple.os == "linux":
+        return "musllinux" if triple.libc == "musl" else "manylinux"
+    return "macosx" if triple.os == "macos" else "win"

@@ -37,6 +37,7 @@ def run(
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
     try:
+        proc: subprocess.CompletedProcess[str] | subprocess.CompletedProcess[bytes]
         if log is None:
             proc = subprocess.run(
                 args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

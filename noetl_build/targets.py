@@ -247,4 +247,5 @@ def _parse_target(table: Mapping[str, Any], where: str) -> Target:
 
 
 def _type_name(kind: type) -> str:
-    return {str: "string", list: "list", dict: "table"}[kind]
+    names: dict[type, str] = {str: "string", list: "list", dict: "table"}
+    return names[kind]

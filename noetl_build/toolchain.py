@@ -21,6 +21,9 @@ from .targets import Target
 # Toolchains outside rustup that are looked for: Debian's rustc-web installs here.
 SYSTEM_RUSTC = (Path("/usr/bin/rustc"), Path("/usr/local/bin/rustc"))
 BUILD_STD_CRATES = "std,panic_abort"
+# rustc strips Apple binaries with `rust-objcopy` (rustup's llvm-tools); Debian's rustc has none,
+# and LLVM's own objcopy is the same program.
+OBJCOPY_STAND_INS = ("llvm-objcopy-15", "llvm-objcopy-16", "llvm-objcopy", "llvm-objcopy-14")
 DEBIAN_REMEDY = "apt-get install rustc-web cargo-web rust-web-src"
 
 
@@ -41,6 +44,16 @@ class Toolchain:
     def has_std(self, rust_target: str) -> bool:
         lib = self.sysroot / "lib" / "rustlib" / rust_target / "lib"
         return any(lib.glob("libstd-*.rlib"))
+
+    @property
+    def objcopy(self) -> Path | None:
+        """The `rust-objcopy` this toolchain ships, else a stand-in from PATH, else None."""
+        host = next((l.split()[1] for l in self.verbose_version.splitlines() if l.startswith("host:")), "")
+        own = self.sysroot / "lib" / "rustlib" / host / "bin" / "rust-objcopy"
+        if own.is_file():
+            return own
+        found = next((shutil.which(name) for name in OBJCOPY_STAND_INS if shutil.which(name)), None)
+        return Path(found) if found else None
 
     @property
     def std_source(self) -> Path:
