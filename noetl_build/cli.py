@@ -3,6 +3,7 @@
     python -m noetl_build build [--all | TRIPLE ...]
     python -m noetl_build doctor
     python -m noetl_build apt-packages
+    python -m noetl_build verify [TRIPLE|WHEEL ...]
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--all", action="store_true", help="every target in targets.toml")
     sub.add_parser("doctor", help="which toolchain builds each target, and what is missing")
     sub.add_parser("apt-packages", help="Debian packages the targets need on this host")
+    verify = sub.add_parser("verify", help="prove wheels right for their platforms (every wheel in dist/ if none named)")
+    verify.add_argument("wheels", nargs="*", metavar="TRIPLE|WHEEL")
+    verify.add_argument("--only", action="append", default=[], metavar="CHECK", help="run just this check (repeatable)")
+    verify.add_argument("--json", type=Path, help="the JSON report (default: DIST/verify.json)")
     return parser
 
 
@@ -66,4 +71,12 @@ def _dispatch(args: argparse.Namespace, layout: Layout) -> int:
         results = pipeline.build(targets, layout)
         print(pipeline.render(results))
         return 0 if all(r.ok for r in results) else 1
+    if args.command == "verify":
+        from . import verify
+        from .report import say
+
+        report = verify.verify(args.wheels, layout, matrix, only=args.only, progress=say)
+        verify.write_json(report, args.json or layout.dist / "verify.json")
+        print(verify.render(report))
+        return 0 if report.ok else 1
     raise AssertionError(args.command)

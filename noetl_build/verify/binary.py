@@ -1,0 +1,175 @@
+"""What a binary is, read with pyelftools, macholib and pefile: facts only, no verdicts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import BuildError
+
+EF_ARM_ABI_FLOAT_HARD = 0x400  # e_flags bit of an EABI5 hard-float (gnueabihf) binary
+_MACHO_MAGICS = {
+    bytes.fromhex(m) for m in ("feedface", "cefaedfe", "feedfacf", "cffaedfe", "cafebabe", "bebafeca")
+}
+
+
+class BinaryFormatError(BuildError):
+    """The file is not an executable this project ships (ELF, Mach-O or PE)."""
+
+
+@dataclass(frozen=True)
+class ElfFacts:
+    machine: str  # e_machine name as pyelftools gives it: EM_X86_64, ...
+    elf_class: int  # 32 or 64
+    endian: str  # "little" or "big"
+    flags: int  # e_flags
+    interpreter: str | None  # PT_INTERP: the dynamic loader, None when static
+    needed: tuple[str, ...]  # DT_NEEDED libraries
+    glibc: tuple[int, ...] | None  # highest GLIBC_x.y[.z] symbol version needed
+
+    format = "ELF"
+
+    @property
+    def hard_float(self) -> bool:
+        return bool(self.flags & EF_ARM_ABI_FLOAT_HARD)
+
+    @property
+    def static(self) -> bool:
+        return self.interpreter is None and not self.needed
+
+    def describe(self) -> str:
+        abi = (", hard-float" if self.hard_float else ", soft-float") if self.machine == "EM_ARM" else ""
+        return f"ELF {self.elf_class}-bit {self.endian}-endian {self.machine}{abi}"
+
+
+@dataclass(frozen=True)
+class MachoSlice:
+    cpu: str  # macholib's CPU_TYPE_NAMES: x86_64, ARM64, ...
+    minos: tuple[int, int] | None  # LC_BUILD_VERSION minos or LC_VERSION_MIN_MACOSX version
+    signed: bool  # has LC_CODE_SIGNATURE
+
+
+@dataclass(frozen=True)
+class MachoFacts:
+    slices: tuple[MachoSlice, ...]
+    fat: bool
+
+    format = "Mach-O"
+
+    def describe(self) -> str:
+        kind = "fat Mach-O" if self.fat else "Mach-O"
+        return f"{kind} " + " + ".join(s.cpu for s in self.slices)
+
+
+@dataclass(frozen=True)
+class PeFacts:
+    machine: str  # pefile.MACHINE_TYPE name: IMAGE_FILE_MACHINE_AMD64, ...
+    subsystem: str
+
+    format = "PE"
+
+    def describe(self) -> str:
+        return f"PE {self.machine}"
+
+
+BinaryFacts = ElfFacts | MachoFacts | PeFacts
+
+
+def inspect(path: Path) -> BinaryFacts:
+    """Read the executable at ``path``; BinaryFormatError when it is none of ELF, Mach-O, PE."""
+    head = path.read_bytes()[:4]
+    try:
+        if head == b"\x7fELF":
+            return _elf(path)
+        if head in _MACHO_MAGICS:
+            return _macho(path)
+        if head[:2] == b"MZ":
+            return _pe(path)
+    except BinaryFormatError:
+        raise
+    except Exception as exc:  # the parsers raise anything on a damaged file
+        raise BinaryFormatError(f"unreadable {_kind(head)} file ({type(exc).__name__}: {exc})") from None
+    if head[:2] == b"#!":
+        raise BinaryFormatError("a script (#!), not an executable")
+    raise BinaryFormatError(f"not an executable (starts with {head!r})")
+
+
+def _kind(head: bytes) -> str:
+    return "ELF" if head == b"\x7fELF" else "PE" if head[:2] == b"MZ" else "Mach-O"
+
+
+def version_tuple(name: str, prefix: str) -> tuple[int, ...] | None:
+    """GLIBC_2.17 -> (2, 17); None for GLIBC_PRIVATE or other names."""
+    match = re.fullmatch(re.escape(prefix) + r"(\d+(?:\.\d+)*)", name)
+    return tuple(int(p) for p in match[1].split(".")) if match else None
+
+
+def _elf(path: Path) -> ElfFacts:
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.gnuversions import GNUVerNeedSection
+    from elftools.elf.segments import InterpSegment
+
+    with path.open("rb") as stream:
+        elf = ELFFile(stream)
+        interpreter = None
+        for segment in elf.iter_segments():
+            if isinstance(segment, InterpSegment):
+                interpreter = segment.get_interp_name()
+        needed: list[str] = []
+        glibc: list[tuple[int, ...]] = []
+        for section in elf.iter_sections():
+            if isinstance(section, DynamicSection):
+                # pyelftools sets .needed on DT_NEEDED tags only: its type hints do not know it
+                needed += [str(getattr(t, "needed")) for t in section.iter_tags("DT_NEEDED")]
+            if isinstance(section, GNUVerNeedSection):
+                for _, auxiliaries in section.iter_versions():
+                    glibc += [v for aux in auxiliaries if (v := version_tuple(aux.name, "GLIBC_"))]
+        return ElfFacts(
+            machine=str(elf["e_machine"]),
+            elf_class=elf.elfclass,
+            endian="little" if elf.little_endian else "big",
+            flags=int(elf["e_flags"]),
+            interpreter=interpreter,
+            needed=tuple(needed),
+            glibc=max(glibc) if glibc else None,
+        )
+
+
+def _macho(path: Path) -> MachoFacts:
+    from macholib import mach_o
+    from macholib.MachO import MachO
+
+    macho = MachO(str(path))
+    slices = []
+    for header in macho.headers:
+        minos = None
+        signed = False
+        for load_command, command, _ in header.commands:
+            if load_command.cmd == mach_o.LC_BUILD_VERSION:
+                minos = _macho_version(command.minos)
+            elif load_command.cmd == mach_o.LC_VERSION_MIN_MACOSX and minos is None:
+                minos = _macho_version(command.version)
+            elif load_command.cmd == mach_o.LC_CODE_SIGNATURE:
+                signed = True
+        cpu = mach_o.CPU_TYPE_NAMES.get(header.header.cputype, f"cputype {header.header.cputype}")
+        slices.append(MachoSlice(cpu=cpu, minos=minos, signed=signed))
+    return MachoFacts(slices=tuple(slices), fat=macho.fat is not None)
+
+
+def _macho_version(packed: int) -> tuple[int, int]:
+    """Mach-O packs X.Y.Z as xxxx.yy.zz nibbles: 0x000A0C00 is 10.12."""
+    return (packed >> 16) & 0xFFFF, (packed >> 8) & 0xFF
+
+
+def _pe(path: Path) -> PeFacts:
+    import pefile
+
+    pe = pefile.PE(str(path), fast_load=True)
+    try:
+        machine = pefile.MACHINE_TYPE.get(pe.FILE_HEADER.Machine, hex(pe.FILE_HEADER.Machine))
+        subsystem = pefile.SUBSYSTEM_TYPE.get(pe.OPTIONAL_HEADER.Subsystem, str(pe.OPTIONAL_HEADER.Subsystem))
+    finally:
+        pe.close()
+    return PeFacts(machine=str(machine), subsystem=str(subsystem))

@@ -1,0 +1,127 @@
+"""Checks of the binary against the wheel's tags: architecture, libc, minimum macOS, signature."""
+
+from __future__ import annotations
+
+from ..platforms import arches
+from .binary import ElfFacts, MachoFacts, PeFacts
+from .claim import Claim, dotted
+from .context import Context
+from .results import Result, failed, passed
+
+FORMAT_FOR_OS = {"linux": "ELF", "macos": "Mach-O", "windows": "PE"}
+
+
+def check_arch(ctx: Context) -> Result:
+    """Executable format and architecture match the tags: ELF machine/class/endianness/float
+    ABI, every Mach-O slice (both for universal2), PE machine."""
+    claim, facts = ctx.claim, ctx.facts
+    if claim is None:
+        return failed("arch", ctx.claim_problem)
+    if facts is None:
+        return failed("arch", ctx.facts_problem)
+    want_format = FORMAT_FOR_OS[claim.os]
+    if facts.format != want_format:
+        return failed("arch", f"{ctx.binary_member} is {facts.describe()}, but a {claim.family} wheel needs {want_format}")
+    problem = _arch_problem(facts, claim, ctx)
+    if problem:
+        return failed("arch", f"{ctx.binary_member} is {facts.describe()}: {problem}")
+    return passed("arch", f"{facts.describe()}, as {claim.wheel_arch} needs")
+
+
+def _arch_problem(facts: ElfFacts | MachoFacts | PeFacts, claim: Claim, ctx: Context) -> str:
+    arch = claim.arch
+    if isinstance(facts, ElfFacts):
+        if facts.machine != arch.elf_machine:
+            return f"{claim.wheel_arch} needs {arch.elf_machine}"
+        if facts.elf_class != arch.elf_class or facts.endian != arch.endian:
+            return f"{claim.wheel_arch} needs {arch.elf_class}-bit {arch.endian}-endian"
+        if facts.machine == "EM_ARM":
+            want_hard = ctx.target.triple.hard_float if ctx.target else True
+            if facts.hard_float != want_hard:
+                return f"{ctx.target.name if ctx.target else claim.wheel_arch} needs the " + (
+                    "hard-float" if want_hard else "soft-float") + " EABI"
+        return ""
+    if isinstance(facts, MachoFacts):
+        want = sorted(a.macho_cpu or a.name for a in claim.slices)
+        have = sorted(s.cpu for s in facts.slices)
+        return "" if have == want else f"{claim.wheel_arch} needs {' + '.join(want)}"
+    return "" if facts.machine == arch.pe_machine else f"{claim.wheel_arch} needs {arch.pe_machine}"
+
+
+def check_glibc(ctx: Context) -> Result | None:
+    """manylinux: the highest GLIBC_x.y symbol version needed is at most the tag's."""
+    claim = ctx.claim
+    if claim is None or claim.family != "manylinux":
+        return None
+    facts = ctx.facts
+    if not isinstance(facts, ElfFacts):
+        return failed("glibc", ctx.facts_problem or f"{ctx.binary_member} is not ELF")
+    if facts.interpreter and "ld-musl" in facts.interpreter:
+        return failed("glibc", f"loader is {facts.interpreter} (musl), but the wheel is manylinux")
+    if facts.glibc is None:
+        return passed("glibc", "no versioned glibc symbols (static)")
+    allowed = claim.version or (0, 0)
+    if facts.glibc > allowed:
+        return failed("glibc", f"needs GLIBC_{dotted(facts.glibc)}, newer than the tag's glibc {dotted(allowed)}")
+    return passed("glibc", f"needs GLIBC_{dotted(facts.glibc)} at most; tag allows {dotted(allowed)}")
+
+
+def check_musl(ctx: Context) -> Result | None:
+    """musllinux: static, or dynamic with the musl loader; no glibc symbols."""
+    claim = ctx.claim
+    if claim is None or claim.family != "musllinux":
+        return None
+    facts = ctx.facts
+    if not isinstance(facts, ElfFacts):
+        return failed("musl", ctx.facts_problem or f"{ctx.binary_member} is not ELF")
+    if facts.glibc is not None:
+        return failed("musl", f"needs glibc symbols (GLIBC_{dotted(facts.glibc)}): built against glibc, not musl")
+    if facts.static:
+        return passed("musl", "static executable")
+    if facts.interpreter and facts.interpreter.startswith("/lib/ld-musl-"):
+        return passed("musl", f"dynamic, musl loader {facts.interpreter}")
+    return failed("musl", f"dynamic with loader {facts.interpreter or 'none'}: not the musl loader (/lib/ld-musl-*.so.1)")
+
+
+def check_macos_min(ctx: Context) -> Result | None:
+    """macOS: every slice's minimum OS is at most the tag's (arm64 starts at 11.0 anyway)."""
+    claim = ctx.claim
+    if claim is None or claim.family != "macosx":
+        return None
+    facts = ctx.facts
+    if not isinstance(facts, MachoFacts):
+        return failed("macos-min", ctx.facts_problem or f"{ctx.binary_member} is not Mach-O")
+    tag_version = claim.version or (0, 0)
+    problems, seen = [], []
+    for slice_ in facts.slices:
+        floor = _slice_floor(slice_.cpu)
+        allowed = max(tag_version, floor) if floor else tag_version
+        if slice_.minos is None:
+            problems.append(f"{slice_.cpu} slice has no LC_BUILD_VERSION or LC_VERSION_MIN_MACOSX")
+        elif slice_.minos > allowed:
+            problems.append(f"{slice_.cpu} slice needs macOS {dotted(slice_.minos)}, newer than the tag's {dotted(allowed)}")
+        seen.append(f"{slice_.cpu} {dotted(slice_.minos)}")
+    if problems:
+        return failed("macos-min", "; ".join(problems))
+    return passed("macos-min", f"minimum macOS {', '.join(seen)}; tag says {dotted(tag_version)}")
+
+
+def _slice_floor(cpu: str) -> tuple[int, int] | None:
+    """The lowest macOS an architecture exists on (platforms.toml min-macos): arm64 -> 11.0."""
+    for arch in arches().values():
+        if arch.macho_cpu == cpu:
+            return arch.min_macos
+    return None
+
+
+def check_codesign(ctx: Context) -> Result | None:
+    """arm64 macOS kills unsigned code: every arm64 slice carries LC_CODE_SIGNATURE."""
+    facts = ctx.facts
+    if not isinstance(facts, MachoFacts) or ctx.claim is None or ctx.claim.family != "macosx":
+        return None
+    arm = [s for s in facts.slices if s.cpu == "ARM64"]
+    if not arm:
+        return None
+    if not all(s.signed for s in arm):
+        return failed("codesign", f"the arm64 slice of {ctx.binary_member} has no LC_CODE_SIGNATURE: macOS will kill it")
+    return passed("codesign", "arm64 slice signed (LC_CODE_SIGNATURE)")

@@ -1,0 +1,152 @@
+"""Checks of the wheel as a zip: tags, RECORD, WHEEL, modes, twine, check-wheel-contents, paths."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections import Counter
+
+from .context import Context
+from .results import Result, failed, passed
+from .tools import capture, python_module
+
+BINARY_MODE, FILE_MODE = 0o755, 0o644
+
+
+def check_tags(ctx: Context) -> Result:
+    """The wheel's platform tags are the ones targets.toml gives its target."""
+    have = ".".join(ctx.wheel.platform_tags)
+    if ctx.target is None:
+        return failed("tags", f"no target in targets.toml is tagged {have}")
+    want = ".".join(sorted(ctx.target.tags))
+    if have != want:
+        return failed("tags", f"tagged {have}, but targets.toml gives {ctx.target.name} {want}")
+    return passed("tags", f"{have}, as targets.toml says")
+
+
+def check_record(ctx: Context) -> Result:
+    """RECORD lists every file once, with its sha256 and size; nothing else."""
+    record_name = f"{ctx.wheel.dist_info}/RECORD"
+    if not ctx.wheel.member(record_name):
+        return failed("RECORD", f"no {record_name} in the wheel")
+    rows = ctx.wheel.record
+    problems = [f"{path} is listed {n} times" for path, n in Counter(r.path for r in rows).items() if n > 1]
+    by_path = {r.path: r for r in rows}
+    for member in ctx.wheel.members:
+        if member.name == record_name or member.name.endswith((".dist-info/RECORD.jws", ".dist-info/RECORD.p7s")):
+            continue
+        row = by_path.get(member.name)
+        if row is None:
+            problems.append(f"{member.name} is not listed")
+        elif not row.hash.startswith("sha256="):
+            problems.append(f"{member.name} has no sha256 ('{row.hash or 'empty'}')")
+        elif row.hash != member.sha256:
+            problems.append(f"{member.name}: sha256 does not match the file")
+        elif row.size != str(member.size):
+            problems.append(f"{member.name}: size {row.size or 'empty'} in RECORD, {member.size} in the zip")
+    names = {m.name for m in ctx.wheel.members}
+    problems += [f"{r.path} is listed but not in the zip" for r in rows if r.path not in names]
+    if problems:
+        return failed("RECORD", _some(problems))
+    return passed("RECORD", f"{len(ctx.wheel.members) - 1} files, sha256 and size match")
+
+
+def check_wheel_metadata(ctx: Context) -> Result:
+    """The WHEEL file: Tag lines equal the filename's tags, Root-Is-Purelib false."""
+    name = f"{ctx.wheel.dist_info}/WHEEL"
+    if not ctx.wheel.member(name):
+        return failed("WHEEL", f"no {name} in the wheel")
+    problems = []
+    version = ctx.wheel.header("Wheel-Version")
+    if not version or not version[0].startswith("1."):
+        problems.append(f"Wheel-Version is {version[0] if version else 'missing'}, expected 1.x")
+    purelib = ctx.wheel.header("Root-Is-Purelib")
+    if [v.lower() for v in purelib] != ["false"]:
+        shown = ", ".join(purelib) or "missing"
+        problems.append(f"Root-Is-Purelib is {shown}, expected false (the wheel holds a binary)")
+    tags = ctx.wheel.header("Tag")
+    if len(tags) != len(set(tags)):
+        problems.append("a Tag line is repeated")
+    extra, missing = set(tags) - ctx.wheel.filename_tags, ctx.wheel.filename_tags - set(tags)
+    if extra or missing:
+        parts = [f"not in the filename: {', '.join(sorted(extra))}"] if extra else []
+        parts += [f"missing: {', '.join(sorted(missing))}"] if missing else []
+        problems.append("Tag lines differ from the filename's tags (" + "; ".join(parts) + ")")
+    if problems:
+        return failed("WHEEL", _some(problems))
+    return passed("WHEEL", f"{len(tags)} Tag lines match the filename, Root-Is-Purelib: false")
+
+
+def check_modes(ctx: Context) -> Result:
+    """The binary is a regular file of mode 0755 in the zip; every other file 0644."""
+    problems = []
+    for member in ctx.wheel.members:
+        want = BINARY_MODE if member.name == ctx.binary_member else FILE_MODE
+        if member.mode == 0:
+            problems.append(f"{member.name} carries no Unix mode")
+        elif not member.is_regular:
+            problems.append(f"{member.name} is not a regular file ({stat.filemode(member.mode)})")
+        elif member.permissions != want:
+            lost = " (not executable)" if want == BINARY_MODE and not member.permissions & 0o111 else ""
+            problems.append(f"{member.name} is {member.permissions:04o}, expected {want:04o}{lost}")
+    if ctx.binary_member is None:
+        problems.append("no binary to check")
+    if problems:
+        return failed("modes", _some(problems))
+    return passed("modes", f"{ctx.binary_member} 0755, {len(ctx.wheel.members) - 1} others 0644")
+
+
+def check_twine(ctx: Context) -> Result:
+    """`twine check --strict`: the metadata PyPI will render and accept."""
+    out = capture(python_module("twine", "check", "--strict", ctx.wheel.path), env=_plain_env())
+    lines = [l.strip() for l in (out.stdout + "\n" + out.stderr).splitlines()]
+    findings = [re.sub(r"\s+", " ", l) for l in lines if l.startswith(("ERROR", "WARNING"))]
+    if out.ok and not findings:
+        return passed("twine", "twine check --strict: PASSED")
+    return failed("twine", "twine check --strict: " + ("; ".join(findings) or out.failure()))
+
+
+def check_contents(ctx: Context) -> Result:
+    """check-wheel-contents: duplicates, stray files, empty or misplaced modules."""
+    out = capture(python_module("check_wheel_contents", ctx.wheel.path), cwd=ctx.layout.root, env=_plain_env())
+    prefix = f"{ctx.wheel.path}: "
+    lines = [l.removeprefix(prefix).strip() for l in out.stdout.splitlines() if l.strip()]
+    if out.ok and lines == ["OK"]:
+        return passed("check-wheel-contents", "OK")
+    findings = [l for l in lines if re.match(r"[WE]\d{3}", l)]
+    return failed("check-wheel-contents", "; ".join(findings) or out.failure())
+
+
+def check_build_paths(ctx: Context) -> Result:
+    """No path of the build machine (repo, home, cargo/rustup homes, std source) in the binary."""
+    if ctx.binary is None:
+        return failed("build-paths", ctx.facts_problem)
+    data = ctx.binary.read_bytes()
+    hits = []
+    for path in ctx.build_paths:
+        needle = path.rstrip("/").encode() + b"/"
+        start = data.find(needle)
+        if start >= 0:
+            hits.append(_string_at(data, start))
+    if hits:
+        return failed("build-paths", f"build-machine paths in {ctx.binary_member}: " + _some(hits, 2)
+                      + " (remap them with --remap-path-prefix)")
+    return passed("build-paths", f"none of {len(ctx.build_paths)} build-machine paths in the binary")
+
+
+def _string_at(data: bytes, start: int) -> str:
+    """The printable run of bytes starting at ``start`` (at most 100), as text."""
+    end = start
+    while end < len(data) and end - start < 100 and 0x21 <= data[end] < 0x7F:
+        end += 1
+    return data[start:end].decode("ascii")
+
+
+def _some(items: list[str], limit: int = 3) -> str:
+    more = f" (+{len(items) - limit} more)" if len(items) > limit else ""
+    return "; ".join(items[:limit]) + more
+
+
+def _plain_env() -> dict[str, str]:
+    return {**os.environ, "NO_COLOR": "1", "TERM": "dumb"}

@@ -1,0 +1,98 @@
+"""Running the binary: `--version` natively, under qemu-user or wine; the console script in a venv."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from packaging.tags import sys_tags
+
+from ..runners import Runner, runner_for
+from .context import Context
+from .results import Result, failed, passed, skipped
+from .tools import Captured, capture
+
+# wine's first start creates its prefix (~20 s on 2 cores); qemu and native are quick.
+TIMEOUTS = {"wine": 240.0, "qemu": 60.0, "native": 60.0}
+
+
+def expected_output(ctx: Context) -> str:
+    return f"noetl {ctx.wheel.version}"
+
+
+def check_run(ctx: Context) -> Result | None:
+    """The binary prints `noetl <version>` for --version, run however this host can run it."""
+    if ctx.target is None:
+        return None
+    runner = runner_for(ctx.target)
+    if runner.via == "none":
+        return skipped("run", f"this host cannot run {ctx.target.triple.os} binaries: checked by reading them instead")
+    if runner.missing:
+        return failed("run", f"cannot run it under {runner.via}: {runner.missing}")
+    if ctx.binary is None:
+        return failed("run", ctx.facts_problem)
+    out = capture([*runner.prefix, ctx.binary, "--version"], env=_environment(runner, ctx), cwd=ctx.work,
+                  timeout=TIMEOUTS.get(runner.via, 60.0))
+    return _judge("run", out, expected_output(ctx), how=_describe(runner))
+
+
+def check_console_script(ctx: Context) -> Result | None:
+    """On the host's own platform: install into a fresh venv and run the `noetl` console script."""
+    if not installable_here(ctx.wheel.filename_tags):
+        return None
+    venv = ctx.work / "venv"
+    made = capture([sys.executable, "-m", "venv", "--without-pip", venv])
+    if not made.ok:
+        return failed("console-script", f"python -m venv: {made.failure()}")
+    python = venv / "bin" / "python"
+    installed = capture(
+        [uv_binary(), "pip", "install", "--no-config", "--no-cache", "--no-deps", "--no-index",
+         "--python", python, ctx.wheel.path],
+        env=clean_environment(),
+    )
+    if not installed.ok:
+        return failed("console-script", f"uv pip install: {installed.failure()}")
+    out = capture([venv / "bin" / "noetl", "--version"], cwd=ctx.work)
+    return _judge("console-script", out, expected_output(ctx), how="the console script in a fresh venv")
+
+
+def installable_here(filename_tags: frozenset[str]) -> bool:
+    return any(str(tag) in filename_tags for tag in sys_tags())
+
+
+def _judge(check: str, out: Captured, expected: str, *, how: str) -> Result:
+    if not out.ok:
+        return failed(check, f"ran {how}: {out.failure()}")
+    printed = out.stdout.strip()
+    if printed != expected:
+        shown = printed.splitlines()[0][:60] if printed else "nothing"
+        return failed(check, f"ran {how}: printed '{shown}', expected '{expected}'")
+    return passed(check, f"ran {how}: {printed}")
+
+
+def _describe(runner: Runner) -> str:
+    if runner.via == "native":
+        return "natively"
+    shown = " ".join([Path(runner.prefix[0]).name, *runner.prefix[1:]])
+    return f"under {runner.via} ({shown})"
+
+
+def _environment(runner: Runner, ctx: Context) -> dict[str, str]:
+    env = {**os.environ, **runner.env}
+    if runner.via == "wine":
+        prefix = ctx.layout.build / "wine"  # kept: creating a prefix is wine's slow first start
+        prefix.mkdir(parents=True, exist_ok=True)
+        env["WINEPREFIX"] = str(prefix)
+    return env
+
+
+def uv_binary() -> str:
+    from uv import find_uv_bin
+
+    return find_uv_bin()
+
+
+def clean_environment() -> dict[str, str]:
+    """This environment without PIP_* and UV_* settings (a find-links of the host's, say)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}

@@ -1,0 +1,56 @@
+"""Showing a verify run: one table (wheel × check → result and reason) and a JSON report."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from ..report import table
+from .results import FAIL, PASS, Report
+
+MARKS = {PASS: "ok", FAIL: "FAIL", "skip": "skip"}
+SCHEMA = 1
+
+
+def render(report: Report) -> str:
+    rows = []
+    for wheel in report.wheels:
+        label = wheel.target or wheel.wheel
+        for number, result in enumerate(wheel.results):
+            rows.append([label if number == 0 else "", result.check, MARKS[result.status], result.detail])
+    text = table(["wheel", "check", "result", "detail"], rows)
+    counts = {status: sum(r.status == status for w in report.wheels for r in w.results) for status in MARKS}
+    bad = [w for w in report.wheels if not w.ok]
+    summary = (
+        f"{len(report.wheels)} wheel{'s' if len(report.wheels) != 1 else ''}, {sum(counts.values())} checks: {counts[PASS]} passed, "
+        f"{counts[FAIL]} failed, {counts['skip']} skipped ({report.seconds:.0f} s)"
+    )
+    failures = [
+        f"error: {w.target or w.wheel}: {r.check}: {r.detail}" for w in bad for r in w.results if r.failed
+    ]
+    return "\n".join([text, "", summary, *failures])
+
+
+def to_json(report: Report) -> dict[str, object]:
+    return {
+        "schema": SCHEMA,
+        "ok": report.ok,
+        "seconds": round(report.seconds, 1),
+        "wheels": [
+            {
+                "wheel": w.wheel, "target": w.target, "sha256": w.sha256, "ok": w.ok,
+                "results": [asdict(r) for r in w.results],
+            }
+            for w in report.wheels
+        ],
+    }
+
+
+def write_json(report: Report, path: Path) -> None:
+    """Write the report atomically: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(to_json(report), indent=2) + "\n")
+    os.replace(tmp, path)
