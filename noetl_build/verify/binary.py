@@ -66,6 +66,7 @@ class MachoFacts:
 class PeFacts:
     machine: str  # pefile.MACHINE_TYPE name: IMAGE_FILE_MACHINE_AMD64, ...
     subsystem: str
+    imports: tuple[str, ...] = ()  # imported DLLs, lower case
 
     format = "PE"
 
@@ -170,6 +171,8 @@ def _pe(path: Path) -> PeFacts:
     try:
         machine = pefile.MACHINE_TYPE.get(pe.FILE_HEADER.Machine, hex(pe.FILE_HEADER.Machine))
         subsystem = pefile.SUBSYSTEM_TYPE.get(pe.OPTIONAL_HEADER.Subsystem, str(pe.OPTIONAL_HEADER.Subsystem))
+        pe.parse_data_directories(directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_IMPORT"]])
+        imports = tuple(entry.dll.decode("ascii", "replace").lower() for entry in getattr(pe, "DIRECTORY_ENTRY_IMPORT", ()))
     finally:
         pe.close()
-    return PeFacts(machine=str(machine), subsystem=str(subsystem))
+    return PeFacts(machine=str(machine), subsystem=str(subsystem), imports=imports)
