@@ -58,7 +58,7 @@ def _dispatch(args: argparse.Namespace, layout: Layout) -> int:
 
         notes, rows = doctor.diagnose(matrix.targets)
         print(doctor.render(notes, rows))
-        return 1 if any(r.strategy == "cannot build" for r in rows) else 0
+        return 0 if all(r.can_build for r in rows) else 1
     if args.command == "build":
         if not args.targets and not args.all:
             raise ConfigError(

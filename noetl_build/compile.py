@@ -15,7 +15,7 @@ from .layout import Layout
 from .platforms import arches
 from .procs import output, run
 from .targets import Target
-from .toolchain import BUILD_STD_CRATES, Choice
+from .toolchain import BUILD_STD_CRATES, Choice, missing_tools
 
 EMPTY_ARCHIVE = b"!<arch>\n"
 SHIMS = Path(__file__).with_name("shims")
@@ -206,6 +206,9 @@ def compile_target(
     ):
         return Compiled(binary, str(recorded["sha256"]), 0.0, fresh=False)
 
+    missing = missing_tools(target, choice)
+    if missing:
+        raise ToolchainError(f"{target.name}: missing {'; '.join(missing)}")
     started = time.monotonic()
     env = build_environment(target, choice, layout, tools, epoch=epoch)
     run(

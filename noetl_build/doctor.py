@@ -11,7 +11,7 @@ from .errors import BuildError
 from .report import table
 from .runners import runner_for
 from .targets import Target
-from .toolchain import choose, discover
+from .toolchain import choose, discover, missing_tools
 
 # Tools checked besides the per-target ones: name -> what it is for and how to get it
 HOST_TOOLS = {
@@ -29,6 +29,7 @@ class Row:
     strategy: str
     runs: str
     problem: str
+    can_build: bool
 
 
 def diagnose(targets: Sequence[Target]) -> tuple[list[str], list[Row]]:
@@ -52,14 +53,16 @@ def diagnose(targets: Sequence[Target]) -> tuple[list[str], list[Row]]:
     for target in targets:
         try:
             choice = choose(target)
-            toolchain, strategy, problem = choice.toolchain.label, choice.strategy, ""
+            toolchain, strategy = choice.toolchain.label, choice.strategy
+            problem = "; ".join(missing_tools(target, choice))
+            can_build = not problem
         except BuildError as exc:
-            toolchain, strategy, problem = "-", "cannot build", str(exc)
+            toolchain, strategy, problem, can_build = "-", "cannot build", str(exc), False
         runner = runner_for(target)
         runs = runner.via if runner.available else ("no" if runner.via == "none" else f"{runner.via}: MISSING")
         if runner.missing:
             problem = "; ".join(p for p in (problem, runner.missing) if p)
-        rows.append(Row(target.name, toolchain, strategy, runs, problem))
+        rows.append(Row(target.name, toolchain, strategy, runs, problem, can_build))
     return notes, rows
 
 

@@ -135,3 +135,11 @@ def choose(target: Target, toolchains: tuple[Toolchain, ...] | None = None) -> C
         f"its source (toolchains found: {found}); run 'rustup target add {missing}', or install "
         f"a toolchain with std sources ({DEBIAN_REMEDY}, or 'rustup component add rust-src')"
     )
+
+
+def missing_tools(target: Target, choice: Choice) -> list[str]:
+    """What else the chosen toolchain needs for this target that is not on this host."""
+    missing = []
+    if target.triple.os == "macos" and choice.toolchain.objcopy is None:
+        missing.append("rust-objcopy or llvm-objcopy, to strip Apple binaries (apt-get install llvm-15)")
+    return missing
