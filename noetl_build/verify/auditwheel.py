@@ -16,12 +16,15 @@ def check_auditwheel(ctx: Context) -> Result | None:
     if ctx.claim is None or ctx.claim.os != "linux":
         return None
     out = capture(python_module("auditwheel", "show", "--json", ctx.wheel.path), timeout=300)
-    if not out.ok:
-        return failed("auditwheel", f"auditwheel show: {out.failure()}")
     try:
         report = json.loads(out.stdout)
     except json.JSONDecodeError:
-        return failed("auditwheel", f"auditwheel show --json printed no JSON: {out.last_line('nothing')}")
+        return failed("auditwheel", f"auditwheel show: {out.failure() if not out.ok else 'printed no JSON'}")
+    if not isinstance(report, dict):
+        return failed("auditwheel", "auditwheel show --json printed no JSON object")
+    if "error" in report or not out.ok:  # it exits 1 with {"error": ...} when it finds no fitting binary
+        reason = " ".join(str(report.get("error") or out.failure()).split())
+        return failed("auditwheel", f"auditwheel: {reason}")
     return judge(report, ctx.wheel.platform_tags)
 
 

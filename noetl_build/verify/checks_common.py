@@ -75,7 +75,8 @@ def check_wheel_metadata(ctx: Context) -> Result:
         problems.append("Tag lines differ from the filename's tags (" + "; ".join(parts) + ")")
     if problems:
         return failed("WHEEL", _some(problems))
-    return passed("WHEEL", f"{len(tags)} Tag lines match the filename, Root-Is-Purelib: false")
+    lines = f"{len(tags)} Tag line{'s' if len(tags) != 1 else ''} match{'es' if len(tags) == 1 else ''}"
+    return passed("WHEEL", f"{lines} the filename, Root-Is-Purelib: false")
 
 
 def check_modes(ctx: Context) -> Result:

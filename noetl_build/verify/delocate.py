@@ -73,14 +73,15 @@ def check_delocate(ctx: Context) -> Result | None:
     changes = compare(ctx.wheel.path, sorted(out_dir.glob("*.whl")))
     if changes:
         return failed("delocate", "delocate would change the wheel: " + "; ".join(changes))
-    return passed("delocate", f"--require-archs {archs}: nothing to copy, name and contents unchanged")
+    return passed("delocate", f"--require-archs {archs}: no library to copy, name and contents unchanged")
 
 
 def compare(original: Path, written: list[Path]) -> list[str]:
     """What delocate changed: the wheel's name, files added or removed, files rewritten.
 
-    RECORD is compared as a set of rows (delocate rewrites it in its own order), WHEEL
-    as its lines; every other file byte for byte.
+    delocate always rewrites WHEEL, adding `Generator: delocate <version>`, so WHEEL is
+    compared as its set of lines without that one, and RECORD as its set of rows without
+    WHEEL's (and its own); every other file byte for byte.
     """
     if not written:
         return []  # delocate wrote nothing: nothing to change
@@ -100,10 +101,13 @@ def _contents(wheel: Path) -> dict[str, object]:
             if info.is_dir():
                 continue
             data = zf.read(info)
+            lines = data.decode("utf-8", "replace").splitlines()
             if info.filename.endswith(".dist-info/RECORD"):
-                result[info.filename] = frozenset(data.decode().splitlines()) - {""}
+                result[info.filename] = frozenset(
+                    row for row in lines if row and not row.split(",")[0].endswith((".dist-info/WHEEL", ".dist-info/RECORD"))
+                )
             elif info.filename.endswith(".dist-info/WHEEL"):
-                result[info.filename] = frozenset(data.decode().splitlines()) - {""}
+                result[info.filename] = frozenset(line for line in lines if line and not line.startswith("Generator: delocate"))
             else:
                 result[info.filename] = data
         return result

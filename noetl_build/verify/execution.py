@@ -20,6 +20,7 @@ from .tools import Captured, capture
 
 # wine's first start creates its prefix (~20 s on 2 cores); qemu and native are quick.
 TIMEOUTS = {"wine": 240.0, "qemu": 60.0, "native": 60.0}
+OS_NAMES = {"linux": "Linux", "macos": "macOS", "windows": "Windows"}
 # Rust's std (1.78+) imports ProcessPrng from this Windows 10 DLL; wine 8.0 lacks it.
 WINE_STAND_IN = "bcryptprimitives.dll"
 
@@ -34,7 +35,8 @@ def check_run(ctx: Context) -> Result | None:
         return None
     runner = runner_for(ctx.target)
     if runner.via == "none":
-        return skipped("run", f"this host cannot run {ctx.target.triple.os} binaries: checked by reading them instead")
+        system = OS_NAMES.get(ctx.target.triple.os, ctx.target.triple.os)
+        return skipped("run", f"this host cannot run {system} binaries: checked by reading them instead")
     if runner.missing:
         return failed("run", f"cannot run it under {runner.via}: {runner.missing}")
     if ctx.binary is None:

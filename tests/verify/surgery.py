@@ -54,7 +54,8 @@ def retag(wheel: Path, out_dir: Path, platform_tags: Sequence[str], **changes: o
     platforms = ".".join(sorted(platform_tags))
 
     def edit(text: str) -> str:
-        lines = [line for line in text.splitlines() if not line.startswith("Tag:")]
+        # (a blank line would end the headers: Tag lines after it are no headers at all)
+        lines = [line for line in text.splitlines() if line.strip() and not line.startswith("Tag:")]
         lines += [f"Tag: {python}-{abi}-{tag}" for tag in sorted(platform_tags)]
         return "\n".join(lines) + "\n"
 

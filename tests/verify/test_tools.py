@@ -54,19 +54,32 @@ def make_zip(path: Path, files: dict[str, bytes]) -> Path:
     return path
 
 
-FILES = {"noetl/bin/noetl": b"bin", "n-1.dist-info/WHEEL": b"A: 1\nTag: x\n", "n-1.dist-info/RECORD": b"a,1\nb,2\n"}
+FILES = {
+    "noetl/bin/noetl": b"bin",
+    "n-1.dist-info/WHEEL": b"A: 1\nTag: x\n",
+    "n-1.dist-info/RECORD": b"noetl/bin/noetl,sha256=B,3\nn-1.dist-info/WHEEL,sha256=W,12\nn-1.dist-info/RECORD,,\n",
+}
 
 
 def test_delocate_compare(tmp_path: Path) -> None:
     original = make_zip(tmp_path / "in" / "n-1-py3-none-macosx_10_12_x86_64.whl", FILES)
     assert delocate.compare(original, []) == []
-    same = {**FILES, "n-1.dist-info/RECORD": b"b,2\na,1\n", "n-1.dist-info/WHEEL": b"Tag: x\nA: 1\n"}
+    # delocate's own mark (a Generator line in WHEEL, so a new WHEEL row in RECORD) and order are no change
+    same = {
+        **FILES,
+        "n-1.dist-info/WHEEL": b"Tag: x\nA: 1\nGenerator: delocate 0.13.0\n\n",
+        "n-1.dist-info/RECORD": b"n-1.dist-info/WHEEL,sha256=Z,40\nnoetl/bin/noetl,sha256=B,3\nn-1.dist-info/RECORD,,\n",
+    }
     assert delocate.compare(original, [make_zip(tmp_path / "same" / original.name, same)]) == []
+    retagged = {**FILES, "n-1.dist-info/WHEEL": b"A: 1\nTag: y\nGenerator: delocate 0.13.0\n"}
+    assert delocate.compare(original, [make_zip(tmp_path / "retagged" / original.name, retagged)]) == [
+        "rewrites n-1.dist-info/WHEEL"]
     renamed = make_zip(tmp_path / "out" / "n-1-py3-none-macosx_15_0_x86_64.whl", FILES)
     assert delocate.compare(original, [renamed]) == ["renamed it to n-1-py3-none-macosx_15_0_x86_64.whl"]
-    copied = {**FILES, "noetl/.dylibs/libz.dylib": b"z", "noetl/bin/noetl": b"relinked"}
+    copied = {**FILES, "noetl/.dylibs/libz.dylib": b"z", "noetl/bin/noetl": b"relinked",
+              "n-1.dist-info/RECORD": b"noetl/bin/noetl,sha256=R,8\nnoetl/.dylibs/libz.dylib,sha256=Z,1\n"}
     changes = delocate.compare(original, [make_zip(tmp_path / "copied" / original.name, copied)])
-    assert changes == ["adds noetl/.dylibs/libz.dylib", "rewrites noetl/bin/noetl"]
+    assert changes == ["adds noetl/.dylibs/libz.dylib", "rewrites n-1.dist-info/RECORD", "rewrites noetl/bin/noetl"]
 
 
 def test_otool_stand_in_drops_m(tmp_path: Path) -> None:
@@ -160,7 +173,7 @@ def sample_report() -> Report:
     ))
     bad = WheelReport("b.whl", "/d/b.whl", "x86_64-apple-darwin", "11", (
         failed("macos-min", "x86_64 slice needs macOS 10.12, newer than the tag's 10.9"),
-        skipped("run", "this host cannot run macos binaries: checked by reading them instead"),
+        skipped("run", "this host cannot run macOS binaries: checked by reading them instead"),
     ))
     return Report((good, bad), 3.2)
 

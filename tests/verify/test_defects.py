@@ -1,0 +1,170 @@
+"""Broken wheels, one defect each, made from the good wheels the build produced: verify must
+fail on each with a message naming the defect. The untouched wheels (and an untouched
+rewrite of one, proving the surgery adds no defect of its own) must pass."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from noetl_build.verify import WheelReport
+from noetl_build.verify.results import PASS
+from tests.conftest import ROOT, BuiltDist
+
+from .conftest import Compile, failures
+from .surgery import read, retag, rewrite, strip_code_signature
+
+LINUX, MACOS, WINDOWS = "x86_64-unknown-linux-gnu", "x86_64-apple-darwin", "x86_64-pc-windows-gnu"
+BINARY = "noetl/bin/noetl"
+Verify = Callable[[Path], WheelReport]
+
+
+@pytest.fixture
+def linux_wheel(built_dist: BuiltDist) -> Path:
+    return built_dist.wheel_for(LINUX)
+
+
+@pytest.fixture
+def macos_wheel(built_dist: BuiltDist) -> Path:
+    return built_dist.wheel_for(MACOS)
+
+
+def assert_fails(report: WheelReport, check: str, *words: str) -> None:
+    found = failures(report)
+    assert check in found, f"{check} did not fail; results: {report.results}"
+    for word in words:
+        assert word in found[check], f"{check}: '{word}' not in '{found[check]}'"
+    assert not any("crashed" in reason for reason in found.values()), found
+
+
+def test_untouched_rewrite_passes(linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    """The zip surgery alone (every entry rewritten, RECORD regenerated) breaks nothing."""
+    copy = rewrite(linux_wheel, tmp_path)
+    report = verify_one(copy)
+    assert report.ok, failures(report)
+    assert report.target == LINUX  # found from its tags: no manifest next to it
+
+
+# --- wrong architecture ---------------------------------------------------------------
+
+def test_windows_exe_in_the_linux_wheel(built_dist: BuiltDist, linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    exe = read(built_dist.wheel_for(WINDOWS), "noetl/bin/noetl.exe")
+    report = verify_one(rewrite(linux_wheel, tmp_path, replace={BINARY: exe}))
+    assert_fails(report, "arch", "is PE IMAGE_FILE_MACHINE_AMD64", "needs ELF")
+    assert_fails(report, "run")
+
+
+def test_macos_binary_in_the_linux_wheel(linux_wheel: Path, macos_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    report = verify_one(rewrite(linux_wheel, tmp_path, replace={BINARY: read(macos_wheel, BINARY)}))
+    assert_fails(report, "arch", "is Mach-O x86_64", "needs ELF")
+
+
+def test_linux_wheel_retagged_aarch64(linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    wheel = retag(linux_wheel, tmp_path, ["manylinux2014_aarch64", "manylinux_2_17_aarch64"])
+    report = verify_one(wheel)
+    assert report.target == "aarch64-unknown-linux-gnu"
+    assert_fails(report, "arch", "EM_X86_64", "aarch64 needs EM_AARCH64")
+    assert_fails(report, "auditwheel", "no ELF executable or shared library file", "with a 'aarch64' architecture")
+    assert_fails(report, "run", "qemu-aarch64")
+    assert report.result("tags").status == PASS  # the tags are the aarch64 target's: only the binary is wrong
+
+
+def test_macos_wheel_retagged_universal2(macos_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    report = verify_one(retag(macos_wheel, tmp_path, ["macosx_10_12_universal2"]))
+    assert_fails(report, "arch", "universal2 needs ARM64 + x86_64")
+
+
+def test_soft_float_binary_in_an_armv7_wheel(linux_wheel: Path, compile_c: Compile, tmp_path: Path, verify_one: Verify) -> None:
+    soft = compile_c("arm-linux-gnueabi.2.17").read_bytes()
+    wheel = retag(linux_wheel, tmp_path, ["manylinux2014_armv7l", "manylinux_2_17_armv7l"], replace={BINARY: soft})
+    report = verify_one(wheel)
+    assert_fails(report, "arch", "soft-float", "needs the hard-float EABI")
+
+
+# --- versions: macOS and glibc ----------------------------------------------------------
+
+def test_macos_tag_older_than_the_binary(macos_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    report = verify_one(retag(macos_wheel, tmp_path, ["macosx_10_9_x86_64"]))
+    assert_fails(report, "macos-min", "x86_64 slice needs macOS 10.12, newer than the tag's 10.9")
+    assert_fails(report, "delocate", "renamed it to noetl-0.1.0-py3-none-macosx_10_12_x86_64.whl")
+    assert report.result("WHEEL").status == PASS  # retagged consistently: name and WHEEL agree
+
+
+def test_glibc_newer_than_the_tag(linux_wheel: Path, compile_c: Compile, tmp_path: Path, verify_one: Verify) -> None:
+    program = compile_c("x86_64-linux-gnu.2.34", "0.1.0", "-DNEW_GLIBC").read_bytes()
+    report = verify_one(rewrite(linux_wheel, tmp_path, replace={BINARY: program}))
+    assert_fails(report, "glibc", "needs GLIBC_2.34, newer than the tag's glibc 2.17")
+    assert_fails(report, "auditwheel", "finds manylinux_2_34_x86_64")
+    assert report.result("run").status == PASS  # it runs here (glibc 2.36): only the promise is wrong
+
+
+def test_glibc_binary_in_a_musllinux_wheel(linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    report = verify_one(retag(linux_wheel, tmp_path, ["musllinux_1_2_x86_64"]))
+    assert report.target == "x86_64-unknown-linux-musl"
+    assert_fails(report, "musl", "needs glibc symbols (GLIBC_2.17)")
+
+
+# --- the zip -----------------------------------------------------------------------------
+
+def test_exec_bit_lost(linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    report = verify_one(rewrite(linux_wheel, tmp_path, modes={BINARY: 0o644}))
+    assert_fails(report, "modes", "noetl/bin/noetl is 0644, expected 0755 (not executable)")
+    assert_fails(report, "run", "Permission denied")
+
+
+def test_record_hash_mismatch(linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    tampered = read(linux_wheel, "noetl/__init__.py") + b"# changed after RECORD was written\n"
+    report = verify_one(rewrite(linux_wheel, tmp_path, replace={"noetl/__init__.py": tampered}, update_record=False))
+    assert_fails(report, "RECORD", "noetl/__init__.py: sha256 does not match the file")
+
+
+def test_wheel_tag_lines_differ_from_the_filename(linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    edit = lambda text: text.replace("Tag: py3-none-manylinux2014_x86_64", "Tag: py3-none-manylinux2014_aarch64")  # noqa: E731
+    report = verify_one(rewrite(linux_wheel, tmp_path, edit_wheel=edit))
+    assert_fails(report, "WHEEL", "Tag lines differ from the filename's tags",
+                 "not in the filename: py3-none-manylinux2014_aarch64", "missing: py3-none-manylinux2014_x86_64")
+
+
+def test_root_is_purelib_true(linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    edit = lambda text: text.replace("Root-Is-Purelib: false", "Root-Is-Purelib: true")  # noqa: E731
+    report = verify_one(rewrite(linux_wheel, tmp_path, edit_wheel=edit))
+    assert_fails(report, "WHEEL", "Root-Is-Purelib is true, expected false")
+
+
+# --- the binary's contents -----------------------------------------------------------------
+
+def test_build_path_in_the_binary(linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    leaked = f"{ROOT}/noetlctl/src/main.rs".encode()
+    binary = read(linux_wheel, BINARY) + b"\0" + leaked + b"\0"  # trailing bytes: it still runs
+    report = verify_one(rewrite(linux_wheel, tmp_path, replace={BINARY: binary}))
+    assert_fails(report, "build-paths", leaked.decode())
+    assert report.result("run").status == PASS
+
+
+def test_binary_prints_another_version(linux_wheel: Path, compile_c: Compile, tmp_path: Path, verify_one: Verify) -> None:
+    program = compile_c("x86_64-linux-gnu.2.17", "0.0.9").read_bytes()
+    report = verify_one(rewrite(linux_wheel, tmp_path, replace={BINARY: program}))
+    assert_fails(report, "run", "printed 'noetl 0.0.9', expected 'noetl 0.1.0'")
+    assert_fails(report, "console-script", "printed 'noetl 0.0.9'")
+    assert report.result("glibc").status == PASS and report.result("auditwheel").status == PASS
+
+
+def test_script_instead_of_a_binary(linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    script = b"#!/bin/sh\necho noetl 0.1.0\n"
+    report = verify_one(rewrite(linux_wheel, tmp_path, replace={BINARY: script}))
+    assert_fails(report, "arch", "a script (#!), not an executable")
+
+
+def test_arm64_macos_binary_without_a_signature(macos_wheel: Path, compile_c: Compile, tmp_path: Path, verify_one: Verify) -> None:
+    """A thin arm64 wheel made from the x86_64 one with zig's arm64 program: signed it passes,
+    with LC_CODE_SIGNATURE stripped (macholib) it fails on that alone."""
+    signed = compile_c("aarch64-macos.11.0")
+    unsigned = strip_code_signature(signed, tmp_path / "unsigned")
+    good = verify_one(retag(macos_wheel, tmp_path / "signed", ["macosx_11_0_arm64"], replace={BINARY: signed.read_bytes()}))
+    assert good.target == "aarch64-apple-darwin"
+    assert good.ok, failures(good)
+    bad = verify_one(retag(macos_wheel, tmp_path / "bad", ["macosx_11_0_arm64"], replace={BINARY: unsigned.read_bytes()}))
+    assert_fails(bad, "codesign", "has no LC_CODE_SIGNATURE")
+    assert set(failures(bad)) == {"codesign"}
