@@ -30,6 +30,7 @@ def select(selectors: Sequence[str], layout: Layout, matrix: Matrix) -> list[Sub
         subjects = [for_path(w, matrix) for w in wheels]
     else:
         subjects = [_one(s, layout, matrix) for s in dict.fromkeys(selectors)]
+    subjects = list({s.wheel.resolve(): s for s in subjects}.values())  # a wheel named twice is checked once
     order = {name: i for i, name in enumerate(matrix.names())}
     return sorted(subjects, key=lambda s: (order.get(s.target.name, len(order)) if s.target else len(order), s.wheel.name))
 

@@ -15,14 +15,14 @@ from .checks_binary import check_arch, check_codesign, check_glibc, check_macos_
 from .checks_common import (
     check_build_paths, check_contents, check_modes, check_record, check_tags, check_twine, check_wheel_metadata,
 )
-from .context import prepare
+from .context import Context, prepare
 from .delocate import check_delocate
 from .execution import check_console_script, check_run
 from .resolution import check_pip, check_uv
 from .results import Result, WheelReport, failed
 from .wheelfile import WheelError, WheelFile
 
-Check = Callable[..., Result | None]  # (Context) -> Result, or None where it does not apply
+Check = Callable[[Context], Result | None]  # None where the check does not apply
 
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("tags", check_tags),
