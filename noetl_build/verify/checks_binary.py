@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..platforms import arches
+from ..platforms import Arch, arches
 from .binary import ElfFacts, MachoFacts, PeFacts
 from .claim import Claim, dotted
 from .context import Context
@@ -94,24 +94,23 @@ def check_macos_min(ctx: Context) -> Result | None:
     tag_version = claim.version or (0, 0)
     problems, seen = [], []
     for slice_ in facts.slices:
-        floor = _slice_floor(slice_.cpu)
+        arch = _slice_arch(slice_.cpu)
+        floor = arch.min_macos if arch else None
         allowed = max(tag_version, floor) if floor else tag_version
+        name = arch.wheel_arch["macos"] if arch else slice_.cpu
         if slice_.minos is None:
-            problems.append(f"{slice_.cpu} slice has no LC_BUILD_VERSION or LC_VERSION_MIN_MACOSX")
+            problems.append(f"{name} slice has no LC_BUILD_VERSION or LC_VERSION_MIN_MACOSX")
         elif slice_.minos > allowed:
-            problems.append(f"{slice_.cpu} slice needs macOS {dotted(slice_.minos)}, newer than the tag's {dotted(allowed)}")
-        seen.append(f"{slice_.cpu} {dotted(slice_.minos)}")
+            problems.append(f"{name} slice needs macOS {dotted(slice_.minos)}, newer than the tag's {dotted(allowed)}")
+        seen.append(f"{name} {dotted(slice_.minos)}")
     if problems:
         return failed("macos-min", "; ".join(problems))
     return passed("macos-min", f"minimum macOS {', '.join(seen)}; tag says {dotted(tag_version)}")
 
 
-def _slice_floor(cpu: str) -> tuple[int, int] | None:
-    """The lowest macOS an architecture exists on (platforms.toml min-macos): arm64 -> 11.0."""
-    for arch in arches().values():
-        if arch.macho_cpu == cpu:
-            return arch.min_macos
-    return None
+def _slice_arch(cpu: str) -> Arch | None:
+    """The architecture of a Mach-O slice (its min-macos: arm64 exists from 11.0 on)."""
+    return next((arch for arch in arches().values() if arch.macho_cpu == cpu and "macos" in arch.wheel_arch), None)
 
 
 def check_codesign(ctx: Context) -> Result | None:

@@ -91,9 +91,9 @@ def test_musl(facts: object, status: str, message: str) -> None:
         (("macosx_10_12_x86_64",), macho(("x86_64", (15, 0), False)), FAIL, "needs macOS 15.0, newer than the tag's 10.12"),
         (("macosx_10_9_x86_64",), macho(("x86_64", (10, 12), False)), FAIL, "newer than the tag's 10.9"),
         (("macosx_10_12_x86_64",), macho(("x86_64", None, False)), FAIL, "no LC_BUILD_VERSION"),
-        (("macosx_11_0_arm64",), macho(("ARM64", (11, 0), True)), PASS, "ARM64 11.0"),
+        (("macosx_11_0_arm64",), macho(("ARM64", (11, 0), True)), PASS, "arm64 11.0"),
         (("macosx_10_12_universal2",), macho(("x86_64", (10, 12), False), ("ARM64", (11, 0), True)), PASS, "tag says 10.12"),
-        (("macosx_10_12_universal2",), macho(("x86_64", (10, 12), False), ("ARM64", (12, 0), True)), FAIL, "ARM64 slice needs macOS 12.0, newer than the tag's 11.0"),
+        (("macosx_10_12_universal2",), macho(("x86_64", (10, 12), False), ("ARM64", (12, 0), True)), FAIL, "arm64 slice needs macOS 12.0, newer than the tag's 11.0"),
         (("macosx_10_12_universal2",), macho(("x86_64", (10, 13), False), ("ARM64", (11, 0), True)), FAIL, "x86_64 slice needs macOS 10.13"),
     ],
 )
