@@ -6,16 +6,16 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import BuildError, ToolchainError
 from .fingerprint import Stamp, digest, files_under, sha256_file
 from .layout import Layout
-from .platforms import arches
+from .platforms import Triple, arches
 from .procs import output, run
 from .targets import Target
-from .toolchain import BUILD_STD_CRATES, Choice, missing_tools
+from .toolchain import BUILD_STD_CRATES, Choice, find_lipo, missing_tools
 
 EMPTY_ARCHIVE = b"!<arch>\n"
 SHIMS = Path(__file__).with_name("shims")
@@ -191,10 +191,13 @@ def binary_fingerprint(target: Target, choice: Choice, layout: Layout, tools: Zi
 
 
 def compile_target(
-    target: Target, choice: Choice, layout: Layout, tools: ZigTools, *, epoch: int
+    target: Target, choice: Choice, layout: Layout, tools: ZigTools, *, epoch: int,
+    out_dir: Path | None = None,
 ) -> Compiled:
     """Build (or reuse) the binary for ``target``; it lands in the target's build dir."""
-    out_dir = layout.target_dir(target.name)
+    if arches()[target.triple.arch].slices:
+        return _compile_fat(target, choice, layout, tools, epoch=epoch)
+    out_dir = out_dir or layout.target_dir(target.name)
     binary = out_dir / target.binary_name
     stamp = Stamp(out_dir / "binary.json")
     fingerprint = binary_fingerprint(target, choice, layout, tools)
@@ -231,3 +234,50 @@ def compile_target(
     stamp.write({"fingerprint": fingerprint, "sha256": sha, "seconds": round(seconds, 1),
                  "toolchain": choice.describe()})
     return Compiled(binary, sha, seconds, fresh=True)
+
+
+def slice_targets(target: Target) -> list[Target]:
+    """The single-architecture targets a fat (universal2) target is made of.
+
+    Each slice gets its own minimum macOS: the target's, raised to what the architecture
+    starts at (arm64: 11.0). One cargo run for both slices, as cargo-zigbuild's
+    `universal2-apple-darwin` does, gives both the same MACOSX_DEPLOYMENT_TARGET, and zig
+    has no arm64 macOS headers below 11.0.
+    """
+    slices = []
+    for arch_name in arches()[target.triple.arch].slices:
+        triple = Triple.parse(f"{arch_name}-{target.name.split('-', 1)[1]}")
+        floor = arches()[arch_name].min_macos
+        macos = max(target.macos, floor) if target.macos and floor else target.macos or floor
+        raw = {**target.raw, "triple": triple.text, "macos": "{}.{}".format(*macos) if macos else None}
+        slices.append(replace(target, triple=triple, macos=macos, raw=raw))
+    return slices
+
+
+def _compile_fat(target: Target, choice: Choice, layout: Layout, tools: ZigTools, *, epoch: int) -> Compiled:
+    """Build each slice, then join them with lipo into one fat Mach-O."""
+    lipo = find_lipo()
+    if lipo is None:
+        raise ToolchainError(f"{target.name}: missing {'; '.join(missing_tools(target, choice))}")
+    out_dir = layout.target_dir(target.name)
+    started = time.monotonic()
+    parts = [
+        compile_target(part, choice, layout, tools, epoch=epoch, out_dir=out_dir / "slices" / part.triple.arch)
+        for part in slice_targets(target)
+    ]
+    binary = out_dir / target.binary_name
+    stamp = Stamp(out_dir / "binary.json")
+    fingerprint = digest(extra={"slices": [p.sha256 for p in parts], "lipo": str(lipo)})
+    recorded = stamp.read()
+    if binary.is_file() and recorded.get("fingerprint") == fingerprint and recorded.get("sha256") == sha256_file(binary):
+        return Compiled(binary, str(recorded["sha256"]), 0.0, fresh=False)
+    tmp = binary.with_name(binary.name + ".tmp")
+    run([lipo, "-create", *(p.binary for p in parts), "-output", tmp],
+        what=f"{target.name}: lipo", log=layout.logs / f"{target.name}.lipo.log")
+    tmp.chmod(0o755)
+    tmp.replace(binary)
+    sha = sha256_file(binary)
+    seconds = time.monotonic() - started
+    stamp.write({"fingerprint": fingerprint, "sha256": sha, "seconds": round(seconds, 1)})
+    return Compiled(binary, sha, seconds, fresh=True)
+

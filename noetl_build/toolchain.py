@@ -24,6 +24,8 @@ BUILD_STD_CRATES = "std,panic_abort"
 # rustc strips Apple binaries with `rust-objcopy` (rustup's llvm-tools); Debian's rustc has none,
 # and LLVM's own objcopy is the same program.
 OBJCOPY_STAND_INS = ("llvm-objcopy-15", "llvm-objcopy-16", "llvm-objcopy", "llvm-objcopy-14")
+# joins the slices of a universal2 binary
+LIPO_CANDIDATES = ("llvm-lipo-15", "llvm-lipo-16", "llvm-lipo", "llvm-lipo-14", "lipo")
 DEBIAN_REMEDY = "apt-get install rustc-web cargo-web rust-web-src"
 
 
@@ -142,4 +144,11 @@ def missing_tools(target: Target, choice: Choice) -> list[str]:
     missing = []
     if target.triple.os == "macos" and choice.toolchain.objcopy is None:
         missing.append("rust-objcopy or llvm-objcopy, to strip Apple binaries (apt-get install llvm-15)")
+    if len(target.rust_targets) > 1 and find_lipo() is None:
+        missing.append("llvm-lipo, to join the slices of a universal binary (apt-get install llvm-15)")
     return missing
+
+
+def find_lipo() -> Path | None:
+    found = next((shutil.which(name) for name in LIPO_CANDIDATES if shutil.which(name)), None)
+    return Path(found) if found else None

@@ -64,3 +64,13 @@ def test_nothing_usable_names_both_remedies(tmp_path: Path, targets: dict) -> No
     assert "rustup target add aarch64-apple-darwin" in message
     assert "rust-web-src" in message and "rust-src" in message
     assert "\n" not in message
+
+
+def test_universal2_slices_get_their_own_minimum_macos(targets: dict) -> None:
+    from noetl_build.compile import slice_targets
+
+    slices = {s.name: s for s in slice_targets(targets["universal2-apple-darwin"])}
+    assert set(slices) == {"x86_64-apple-darwin", "aarch64-apple-darwin"}
+    assert slices["x86_64-apple-darwin"].macos == (10, 12)
+    assert slices["aarch64-apple-darwin"].macos == (11, 0)  # arm64 macOS starts at 11.0
+    assert slices["aarch64-apple-darwin"].raw["triple"] == "aarch64-apple-darwin"
