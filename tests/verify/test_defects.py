@@ -4,6 +4,7 @@ rewrite of one, proving the surgery adds no defect of its own) must pass."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -168,3 +169,27 @@ def test_arm64_macos_binary_without_a_signature(macos_wheel: Path, compile_c: Co
     bad = verify_one(retag(macos_wheel, tmp_path / "bad", ["macosx_11_0_arm64"], replace={BINARY: unsigned.read_bytes()}))
     assert_fails(bad, "codesign", "has no LC_CODE_SIGNATURE")
     assert set(failures(bad)) == {"codesign"}
+
+
+# --- universal2, made with llvm-lipo from the real x86_64 binary and zig's arm64 program ----
+
+def fat_binary(x86_64: bytes, arm64: Path, out: Path) -> bytes:
+    thin = out.with_suffix(".x86_64")
+    thin.write_bytes(x86_64)
+    subprocess.run(["llvm-lipo-15", "-create", thin, arm64, "-output", out], check=True)
+    return out.read_bytes()
+
+
+def test_universal2_with_both_slices_passes(macos_wheel: Path, compile_c: Compile, tmp_path: Path, verify_one: Verify) -> None:
+    fat = fat_binary(read(macos_wheel, BINARY), compile_c("aarch64-macos.11.0"), tmp_path / "fat")
+    report = verify_one(retag(macos_wheel, tmp_path / "wheel", ["macosx_10_12_universal2"], replace={BINARY: fat}))
+    assert report.target == "universal2-apple-darwin"
+    assert report.ok, failures(report)
+    assert report.result("macos-min").detail == "minimum macOS x86_64 10.12, arm64 11.0; tag says 10.12"
+    assert "--require-archs universal2" in report.result("delocate").detail
+
+
+def test_universal2_arm64_slice_newer_than_11(macos_wheel: Path, compile_c: Compile, tmp_path: Path, verify_one: Verify) -> None:
+    fat = fat_binary(read(macos_wheel, BINARY), compile_c("aarch64-macos.12.0"), tmp_path / "fat")
+    report = verify_one(retag(macos_wheel, tmp_path / "wheel", ["macosx_10_12_universal2"], replace={BINARY: fat}))
+    assert_fails(report, "macos-min", "arm64 slice needs macOS 12.0, newer than the tag's 11.0")
