@@ -5,9 +5,10 @@
     write_json(report, path)                         the JSON report (dist/verify.json)
 
 Modules, one idea each: ``subjects`` (which wheels, which target), ``wheelfile`` (a wheel
-read once), ``claim`` (what its tags promise), ``binary`` (ELF/Mach-O/PE facts),
-``checks_common`` / ``checks_binary`` / ``auditwheel`` / ``delocate`` / ``execution`` /
-``resolution`` (the checks), ``suite`` (their order), ``results`` and ``render``.
+read once), ``claim`` (what its tags promise), ``binary`` (ELF/Mach-O/PE facts), ``context``
+(what one wheel's checks share), ``checks_common`` / ``checks_binary`` / ``auditwheel`` /
+``delocate`` / ``execution`` / ``resolution`` (the checks), ``wine_stand_in`` (a DLL wine 8
+lacks), ``tools`` (running checkers), ``suite`` (the checks' order), ``results``, ``render``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Callable, Sequence
 from ..errors import ConfigError
 from ..layout import Layout
 from ..targets import Matrix
-from .render import render, write_json
+from .render import plural, render, write_json
 from .results import Report, Result, WheelReport
 from .subjects import select
 from .suite import CHECK_NAMES, build_machine_paths, verify_wheel
@@ -47,6 +48,6 @@ def verify(
         report = verify_wheel(subject.wheel, subject.target, layout=layout, build_paths=paths, only=tuple(only))
         bad = [r.check for r in report.results if r.failed]
         verdict = f"FAILED {', '.join(bad)}" if bad else "ok"
-        progress(f"    {'✗' if bad else '✓'} {len(report.results)} checks, {verdict} ({time.monotonic() - wheel_started:.1f} s)")
+        progress(f"    {'✗' if bad else '✓'} {plural(len(report.results), 'check')}, {verdict} ({time.monotonic() - wheel_started:.1f} s)")
         reports.append(report)
     return Report(tuple(reports), time.monotonic() - started)

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from packaging.tags import sys_tags
 
-from ..platforms import arches
 from ..runners import Runner, runner_for
 from .binary import PeFacts
 from .context import Context
 from .results import Result, failed, passed, skipped
 from .tools import Captured, capture
+from .wine_stand_in import WINE_STAND_IN, place_stand_in
 
 # wine's first start creates its prefix (~20 s on 2 cores); qemu and native are quick.
 TIMEOUTS = {"wine": 240.0, "qemu": 60.0, "native": 60.0}
 OS_NAMES = {"linux": "Linux", "macos": "macOS", "windows": "Windows"}
-# Rust's std (1.78+) imports ProcessPrng from this Windows 10 DLL; wine 8.0 lacks it.
-WINE_STAND_IN = "bcryptprimitives.dll"
 
 
 def expected_output(ctx: Context) -> str:
@@ -43,7 +38,7 @@ def check_run(ctx: Context) -> Result | None:
         return failed("run", ctx.facts_problem)
     how = _describe(runner)
     if runner.via == "wine" and isinstance(ctx.facts, PeFacts) and WINE_STAND_IN in ctx.facts.imports:
-        problem = _place_wine_stand_in(ctx)
+        problem = place_stand_in(ctx)
         if problem:
             return failed("run", problem)
         how += f" + {WINE_STAND_IN} stand-in"
@@ -102,27 +97,6 @@ def _environment(runner: Runner, ctx: Context) -> dict[str, str]:
         # wine's own bcryptprimitives.dll first where it has one; else the stand-in by the .exe
         env["WINEDLLOVERRIDES"] = WINE_STAND_IN.removesuffix(".dll") + "=b,n"
     return env
-
-
-def _place_wine_stand_in(ctx: Context) -> str:
-    """Put the bcryptprimitives.dll stand-in (wine/bcryptprimitives.c) next to the .exe;
-    it is built once per source and architecture with zig, under build/verify/. A problem, or ""."""
-    assert ctx.target is not None and ctx.binary is not None
-    source = Path(__file__).with_name("wine") / "bcryptprimitives.c"
-    zig_target = f"{arches()[ctx.target.triple.arch].zig_arch}-windows-gnu"
-    digest = hashlib.sha256(source.read_bytes() + zig_target.encode()).hexdigest()[:12]
-    built = ctx.layout.build / "verify" / f"bcryptprimitives-{zig_target}-{digest}.dll"
-    if not built.is_file():
-        built.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=built.parent) as scratch:  # zig leaves an import .lib too
-            dll = Path(scratch) / WINE_STAND_IN
-            out = capture([sys.executable, "-m", "ziglang", "cc", "-target", zig_target, "-shared", "-O2", "-s",
-                           "-o", dll, source, "-ladvapi32"], cwd=Path(scratch), timeout=900)
-            if not out.ok:
-                return f"could not build the {WINE_STAND_IN} stand-in wine needs: {out.failure()}"
-            os.replace(dll, built)
-    shutil.copyfile(built, ctx.binary.parent / WINE_STAND_IN)
-    return ""
 
 
 def uv_binary() -> str:

@@ -24,13 +24,17 @@ def render(report: Report) -> str:
     counts = {status: sum(r.status == status for w in report.wheels for r in w.results) for status in MARKS}
     bad = [w for w in report.wheels if not w.ok]
     summary = (
-        f"{len(report.wheels)} wheel{'s' if len(report.wheels) != 1 else ''}, {sum(counts.values())} checks: {counts[PASS]} passed, "
+        f"{plural(len(report.wheels), 'wheel')}, {plural(sum(counts.values()), 'check')}: {counts[PASS]} passed, "
         f"{counts[FAIL]} failed, {counts['skip']} skipped ({report.seconds:.0f} s)"
     )
     failures = [
         f"error: {w.target or w.wheel}: {r.check}: {r.detail}" for w in bad for r in w.results if r.failed
     ]
     return "\n".join([text, "", summary, *failures])
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def to_json(report: Report) -> dict[str, object]:
