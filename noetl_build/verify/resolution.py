@@ -61,7 +61,12 @@ def probes(target: Target) -> tuple[Probe, ...]:
     major, minor = target.glibc or (2, 17)
     known = [v for v in UV_MANYLINUX.get(wheel_arch, ()) if v >= (major, minor)]
     uv = f"{wheel_arch}-manylinux_{known[0][0]}_{known[0][1]}" if known else None
-    missing = "" if uv else f"uv has no --python-platform for glibc >= {major}.{minor} on {wheel_arch}"
+    if uv:
+        missing = ""
+    elif wheel_arch in UV_MANYLINUX:
+        missing = f"uv has no --python-platform for glibc >= {major}.{minor} on {wheel_arch}"
+    else:
+        missing = f"uv has no --python-platform for {wheel_arch} Linux"
     return (Probe(f"glibc {major}.{minor} {wheel_arch}", f"manylinux_{major}_{minor}_{wheel_arch}", uv, missing),)
 
 
