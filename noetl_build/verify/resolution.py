@@ -29,6 +29,15 @@ UV_MANYLINUX = {
     "s390x": ((2, 17),),
     "ppc64le": ((2, 17),),
 }
+# uv's `<arch>-unknown-linux-gnu` names mean glibc 2.28 (measured: a manylinux_2_28 wheel is
+# taken, a manylinux_2_29 one refused), for architectures that have no manylinux_2_x name >= ours.
+UV_GNU = {
+    "x86_64": "x86_64-unknown-linux-gnu",
+    "aarch64": "aarch64-unknown-linux-gnu",
+    "s390x": "s390x-unknown-linux-gnu",
+    "ppc64le": "powerpc64le-unknown-linux-gnu",
+}
+UV_GNU_GLIBC = (2, 28)
 UV_MUSL = {"x86_64": "x86_64-unknown-linux-musl", "aarch64": "aarch64-unknown-linux-musl"}
 UV_MACOS = {"x86_64": "x86_64-apple-darwin", "arm64": "aarch64-apple-darwin"}
 UV_WINDOWS = {"win_amd64": "x86_64-pc-windows-msvc", "win_arm64": "aarch64-pc-windows-msvc", "win32": "i686-pc-windows-msvc"}
@@ -59,11 +68,13 @@ def probes(target: Target) -> tuple[Probe, ...]:
         return (Probe(f"musl {major}.{minor} {wheel_arch}", f"musllinux_{major}_{minor}_{wheel_arch}", uv,
                       "" if uv else f"uv has no --python-platform for musl on {wheel_arch}"),)
     major, minor = target.glibc or (2, 17)
-    known = [v for v in UV_MANYLINUX.get(wheel_arch, ()) if v >= (major, minor)]
-    uv = f"{wheel_arch}-manylinux_{known[0][0]}_{known[0][1]}" if known else None
+    names = [(v, f"{wheel_arch}-manylinux_{v[0]}_{v[1]}") for v in UV_MANYLINUX.get(wheel_arch, ())]
+    names += [(UV_GNU_GLIBC, UV_GNU[wheel_arch])] if wheel_arch in UV_GNU else []
+    fitting = sorted(item for item in names if item[0] >= (major, minor))  # the oldest machine uv can be
+    uv = fitting[0][1] if fitting else None
     if uv:
         missing = ""
-    elif wheel_arch in UV_MANYLINUX:
+    elif names:
         missing = f"uv has no --python-platform for glibc >= {major}.{minor} on {wheel_arch}"
     else:
         missing = f"uv has no --python-platform for {wheel_arch} Linux"
