@@ -28,10 +28,11 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -161,17 +162,17 @@ def png_colours(path: Path, enough: int) -> int:
     previous, colours = bytearray(stride), set()
     for y in range(height):
         start = y * (stride + 1)
-        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        filter_type, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
         for i in range(stride):
             left = line[i - bpp] if i >= bpp else 0
             up, up_left = previous[i], previous[i - bpp] if i >= bpp else 0
-            if kind == 1:
+            if filter_type == 1:
                 line[i] = (line[i] + left) & 0xFF
-            elif kind == 2:
+            elif filter_type == 2:
                 line[i] = (line[i] + up) & 0xFF
-            elif kind == 3:
+            elif filter_type == 3:
                 line[i] = (line[i] + (left + up) // 2) & 0xFF
-            elif kind == 4:
+            elif filter_type == 4:
                 p = left + up - up_left
                 pa, pb, pc = abs(p - left), abs(p - up), abs(p - up_left)
                 pred = left if pa <= pb and pa <= pc else up if pb <= pc else up_left
@@ -469,7 +470,7 @@ def test_catalog_list_json_shows_the_playbook(server: Server, registered) -> Non
     assert [(i["name"], i["path"], i["version"], i["kind"]) for i in listing["items"]] == [
         (PLAYBOOK_NAME, PLAYBOOK_PATH, 1, "Playbook")], listing
     registered_at = datetime.fromisoformat(listing["items"][0]["registered_at"].replace("Z", "+00:00"))
-    assert registered_at.utcoffset().total_seconds() == 0, registered_at
+    assert registered_at.utcoffset() == timedelta(0), registered_at
     assert abs((datetime.now(timezone.utc) - registered_at).total_seconds()) < 600, registered_at
 
 
@@ -500,7 +501,7 @@ def test_ui_in_headless_chromium_shows_the_catalog(server: Server, registered, t
 
 
 def test_ui_detail_view_shows_the_playbook(server: Server, registered, tmp_path: Path) -> None:
-    url = f"{server.url}/#playbook={urllib.request.quote(PLAYBOOK_PATH, safe='')}"
+    url = f"{server.url}/#playbook={urllib.parse.quote(PLAYBOOK_PATH, safe='')}"
     dom = dump_dom(url, tmp_path)
     detail = element(dom, "playbook-detail")
     assert f'data-path="{PLAYBOOK_PATH}"' in detail.group("attrs"), detail.group(0)[:2000]
