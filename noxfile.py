@@ -73,4 +73,5 @@ def tests(session: nox.Session) -> None:
     install(session, "tests")
     if not session.posargs:
         session.run("cargo", "test", "--locked", "--manifest-path", "noetlctl/Cargo.toml", external=True)
-    session.run("python", "-m", "pytest", *(session.posargs or ["-ra"]))
+    # tests start `python -m noetl.server` in other directories: the checkout's package
+    session.run("python", "-m", "pytest", *(session.posargs or ["-ra"]), env={"PYTHONPATH": str(ROOT)})
