@@ -15,8 +15,10 @@ SCHEMA = 1
 
 
 def render(report: Report) -> str:
-    rows = []
+    rows: list[list[str]] = []
     for wheel in report.wheels:
+        if rows:
+            rows.append(["", "", "", ""])  # a blank line between wheels
         label = wheel.target or wheel.wheel
         for number, result in enumerate(wheel.results):
             rows.append([label if number == 0 else "", result.check, MARKS[result.status], result.detail])

@@ -183,8 +183,9 @@ def test_render_table_and_failures() -> None:
     assert lines[0].split() == ["wheel", "check", "result", "detail"]
     assert lines[2].split()[:3] == ["x86_64-unknown-linux-gnu", "RECORD", "ok"]
     assert lines[3].split()[:2] == ["run", "ok"]  # the wheel is named on its first row only
-    assert lines[4].split()[:3] == ["x86_64-apple-darwin", "macos-min", "FAIL"]
-    assert lines[5].split()[:2] == ["run", "skip"]
+    assert lines[4] == ""  # between wheels
+    assert lines[5].split()[:3] == ["x86_64-apple-darwin", "macos-min", "FAIL"]
+    assert lines[6].split()[:2] == ["run", "skip"]
     assert "2 wheels, 4 checks: 2 passed, 1 failed, 1 skipped (3 s)" in lines
     assert lines[-1] == "error: x86_64-apple-darwin: macos-min: x86_64 slice needs macOS 10.12, newer than the tag's 10.9"
 
