@@ -52,7 +52,7 @@ def check_console_script(ctx: Context) -> Result | None:
     if not installable_here(ctx.wheel.filename_tags):
         return None
     venv = ctx.work / "venv"
-    made = capture([sys.executable, "-m", "venv", "--without-pip", venv])
+    made = capture([sys.executable, "-m", "venv", "--without-pip", venv], env=clean_environment())
     if not made.ok:
         return failed("console-script", f"python -m venv: {made.failure()}")
     python = venv / "bin" / "python"
@@ -63,7 +63,7 @@ def check_console_script(ctx: Context) -> Result | None:
     )
     if not installed.ok:
         return failed("console-script", f"uv pip install: {installed.failure()}")
-    out = capture([venv / "bin" / "noetl", "--version"], cwd=ctx.work)
+    out = capture([venv / "bin" / "noetl", "--version"], cwd=ctx.work, env=clean_environment())
     return _judge("console-script", out, expected_output(ctx), how="the console script in a fresh venv")
 
 
@@ -106,5 +106,7 @@ def uv_binary() -> str:
 
 
 def clean_environment() -> dict[str, str]:
-    """This environment without PIP_* and UV_* settings (a find-links of the host's, say)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
+    """This environment without PIP_* and UV_* settings (a find-links of the host's, say) and
+    without PYTHONPATH & co, which would put a checkout's `noetl` before the installed one."""
+    dropped = ("PIP_", "UV_", "PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE", "VIRTUAL_ENV")
+    return {k: v for k, v in os.environ.items() if not k.startswith(dropped)}

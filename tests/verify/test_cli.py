@@ -4,6 +4,7 @@ JSON report; a bad wheel makes it exit non-zero; wrong arguments get one-line er
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -35,11 +36,11 @@ class Run:
     report: dict  # type: ignore[type-arg]
 
 
-def cli(*args: str | Path, dist: Path, json_path: Path | None = None) -> Run:
+def cli(*args: str | Path, dist: Path, json_path: Path | None = None, env: dict[str, str] | None = None) -> Run:
     json_path = json_path or dist.parent / f"{dist.name}-verify.json"
     proc = subprocess.run(
         [sys.executable, "-m", "noetl_build", "--dist", str(dist), "verify", "--json", str(json_path), *map(str, args)],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT, capture_output=True, text=True, check=False, env=env,
     )
     report = json.loads(json_path.read_text()) if json_path.is_file() else {}
     return Run(proc.returncode, proc.stdout, proc.stderr, report)
@@ -116,3 +117,13 @@ def test_one_line_errors(tmp_path: Path, args: list[str], message: str) -> None:
     assert run.code == 2
     assert run.stderr.startswith(message) and run.stderr.count("\n") == 1, run.stderr
     assert run.stdout == "" and run.report == {}
+
+
+def test_console_script_ignores_pythonpath(built_dist: BuiltDist, tmp_path: Path) -> None:
+    """With the checkout on PYTHONPATH (as the tests session has it) the venv's console script
+    would import the checkout's noetl, which has no binary: verify must not inherit it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = cli("x86_64-unknown-linux-gnu", "--only", "console-script", dist=built_dist.path,
+              json_path=tmp_path / "v.json", env=env)
+    assert run.code == 0, run.stdout + run.stderr
+    assert "ran the console script in a fresh venv: noetl 0.1.0" in run.stdout
