@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from noetl_build.toolchain import find_lipo
 from noetl_build.verify import WheelReport
 from noetl_build.verify.results import PASS
 from tests.conftest import ROOT, BuiltDist
@@ -171,12 +172,15 @@ def test_arm64_macos_binary_without_a_signature(macos_wheel: Path, compile_c: Co
     assert set(failures(bad)) == {"codesign"}
 
 
-# --- universal2, made with llvm-lipo from the real x86_64 binary and zig's arm64 program ----
+# --- universal2, made with lipo from the real x86_64 binary and zig's arm64 program ----
 
 def fat_binary(x86_64: bytes, arm64: Path, out: Path) -> bytes:
+    """The two slices joined by the lipo the universal2 build uses."""
+    lipo = find_lipo()
+    assert lipo, "no lipo (apt-get install llvm-15): nox -s doctor"
     thin = out.with_suffix(".x86_64")
     thin.write_bytes(x86_64)
-    subprocess.run(["llvm-lipo-15", "-create", thin, arm64, "-output", out], check=True)
+    subprocess.run([lipo, "-create", thin, arm64, "-output", out], check=True)
     return out.read_bytes()
 
 
