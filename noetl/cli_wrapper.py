@@ -73,7 +73,7 @@ def _target_triple():
     if sys.platform == "darwin":
         return "%s-apple-darwin" % arch
     if sys.platform == "win32":
-        return "%s-pc-windows-msvc" % arch
+        return "%s-pc-windows-gnu" % arch
     if sys.platform.startswith("linux"):
         libc = platform.libc_ver()[0]
         return "%s-unknown-linux-%s" % (arch, "gnu" if libc == "glibc" else "musl")
