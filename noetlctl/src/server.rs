@@ -593,6 +593,18 @@ mod process {
 mod tests {
     use super::*;
 
+    /// The pid of a process that has exited and been reaped.
+    fn reaped_pid() -> u32 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .arg("--list")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
     fn sample(pid: u32) -> PidFile {
         PidFile {
             pid,
@@ -637,13 +649,7 @@ mod tests {
         assert_eq!(pid_state(&path).unwrap(), PidState::Missing);
 
         // A process that has exited and been reaped.
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .arg("--list")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let dead_pid = child.id();
-        child.wait().unwrap();
+        let dead_pid = reaped_pid();
         sample(dead_pid).write(&path).unwrap();
         assert_eq!(pid_state(&path).unwrap(), PidState::Stale(sample(dead_pid)));
 
@@ -666,13 +672,7 @@ mod tests {
     fn stop_with_stale_pid_file_removes_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(PID_FILE_NAME);
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .arg("--list")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let dead_pid = child.id();
-        child.wait().unwrap();
+        let dead_pid = reaped_pid();
         sample(dead_pid).write(&path).unwrap();
         assert_eq!(
             stop(dir.path(), false).unwrap(),
