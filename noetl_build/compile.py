@@ -201,13 +201,8 @@ def compile_target(
     binary = out_dir / target.binary_name
     stamp = Stamp(out_dir / "binary.json")
     fingerprint = binary_fingerprint(target, choice, layout, tools)
-    recorded = stamp.read()
-    if (
-        binary.is_file()
-        and recorded.get("fingerprint") == fingerprint
-        and recorded.get("sha256") == sha256_file(binary)
-    ):
-        return Compiled(binary, str(recorded["sha256"]), 0.0, fresh=False)
+    if stamp.current(binary, fingerprint):
+        return Compiled(binary, str(stamp.read()["sha256"]), 0.0, fresh=False)
 
     missing = missing_tools(target, choice)
     if missing:
@@ -268,9 +263,8 @@ def _compile_fat(target: Target, choice: Choice, layout: Layout, tools: ZigTools
     binary = out_dir / target.binary_name
     stamp = Stamp(out_dir / "binary.json")
     fingerprint = digest(extra={"slices": [p.sha256 for p in parts], "lipo": str(lipo)})
-    recorded = stamp.read()
-    if binary.is_file() and recorded.get("fingerprint") == fingerprint and recorded.get("sha256") == sha256_file(binary):
-        return Compiled(binary, str(recorded["sha256"]), 0.0, fresh=False)
+    if stamp.current(binary, fingerprint):
+        return Compiled(binary, str(stamp.read()["sha256"]), 0.0, fresh=False)
     tmp = binary.with_name(binary.name + ".tmp")
     run([lipo, "-create", *(p.binary for p in parts), "-output", tmp],
         what=f"{target.name}: lipo", log=layout.logs / f"{target.name}.lipo.log")

@@ -55,6 +55,15 @@ class Stamp:
             return {}
         return data if isinstance(data, dict) else {}
 
+    def current(self, output: Path, fingerprint: str) -> bool:
+        """True when ``output`` exists, was made from ``fingerprint`` and is unchanged since."""
+        recorded = self.read()
+        return (
+            output.is_file()
+            and recorded.get("fingerprint") == fingerprint
+            and recorded.get("sha256") == sha256_file(output)
+        )
+
     def write(self, data: dict[str, object]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")

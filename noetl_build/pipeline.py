@@ -92,12 +92,13 @@ def _build(targets: Sequence[Target], layout: Layout) -> list[Result]:
     say("==> ui: " + ("built" if build_ui(layout) else "up to date"))
     generic = build_generic_wheel(layout, epoch=epoch)
     say(f"==> generic wheel: {generic.name}")
+    generic_sha = sha256_file(generic)
 
     entries = dist.load_entries(layout.dist)
     results = []
     try:
         for target in targets:
-            result = _build_target(target, layout, tools, generic, entries, epoch=epoch)
+            result = _build_target(target, layout, tools, generic, generic_sha, entries, epoch=epoch)
             results.append(result)
             mark = "✓" if result.ok else "✗"
             say(f"    {mark} {target.name}: {result.status} {result.wheel or result.message}")
@@ -107,7 +108,7 @@ def _build(targets: Sequence[Target], layout: Layout) -> list[Result]:
 
 
 def _build_target(
-    target: Target, layout: Layout, tools: ZigTools, generic: Path,
+    target: Target, layout: Layout, tools: ZigTools, generic: Path, generic_sha: str,
     entries: dict[str, dist.Entry], *, epoch: int,
 ) -> Result:
     started = time.monotonic()
@@ -117,7 +118,7 @@ def _build_target(
         compiled = compile_target(target, choice, layout, tools, epoch=epoch)
         stamp = Stamp(layout.target_dir(target.name) / "wheel.json")
         fingerprint = digest(extra={
-            "binary": compiled.sha256, "generic": sha256_file(generic), "tags": target.platform_tag,
+            "binary": compiled.sha256, "generic": generic_sha, "tags": target.platform_tag,
         })
         previous = entries.get(target.name)
         if (

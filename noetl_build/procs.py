@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -57,6 +58,15 @@ def run(
         where = f"; full log: {log}" if log else ""
         raise CommandError(f"{what} failed (exit {proc.returncode}){where}", log=log, tail=tail)
     return text
+
+
+def first_on_path(names: Sequence[str]) -> str | None:
+    """The full path of the first of ``names`` found on PATH, or None."""
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
 
 
 def output(cmd: Sequence[str | os.PathLike[str]], **kwargs: object) -> str | None:

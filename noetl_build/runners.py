@@ -7,6 +7,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .procs import first_on_path
 from .targets import Target
 
 WINE_CANDIDATES = ("wine64", "/usr/lib/wine/wine64", "wine")
@@ -46,10 +47,9 @@ def runner_for(target: Target) -> Runner:
             prefix += ("-L", target.qemu_sysroot)
         return Runner("qemu", prefix)
     if target.run == "wine":
-        for candidate in WINE_CANDIDATES:
-            found = shutil.which(candidate)
-            if found:
-                return Runner("wine", (found,), env={"WINEDEBUG": "-all"})
+        wine = first_on_path(WINE_CANDIDATES)
+        if wine:
+            return Runner("wine", (wine,), env={"WINEDEBUG": "-all"})
         return Runner("wine", missing=f"wine64 not found ({_apt_hint(target)})")
     return Runner("none")
 

@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from .errors import ToolchainError
-from .procs import output
+from .procs import first_on_path, output
 from .targets import Target
 
 # Toolchains outside rustup that are looked for: Debian's rustc-web installs here.
@@ -54,7 +54,7 @@ class Toolchain:
         own = self.sysroot / "lib" / "rustlib" / host / "bin" / "rust-objcopy"
         if own.is_file():
             return own
-        found = next((shutil.which(name) for name in OBJCOPY_STAND_INS if shutil.which(name)), None)
+        found = first_on_path(OBJCOPY_STAND_INS)
         return Path(found) if found else None
 
     @property
@@ -150,5 +150,5 @@ def missing_tools(target: Target, choice: Choice) -> list[str]:
 
 
 def find_lipo() -> Path | None:
-    found = next((shutil.which(name) for name in LIPO_CANDIDATES if shutil.which(name)), None)
+    found = first_on_path(LIPO_CANDIDATES)
     return Path(found) if found else None

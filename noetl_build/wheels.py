@@ -32,9 +32,8 @@ def build_generic_wheel(layout: Layout, *, epoch: int) -> Path:
     stamp = Stamp(out_dir / "wheel.json")
     inputs = generic_inputs(layout)
     fingerprint = digest(files=inputs, base=layout.root, extra={"epoch": epoch})
-    recorded = stamp.read()
-    wheel = out_dir / str(recorded.get("wheel", "-"))
-    if recorded.get("fingerprint") == fingerprint and wheel.is_file() and recorded.get("sha256") == sha256_file(wheel):
+    wheel = out_dir / str(stamp.read().get("wheel", "-"))
+    if stamp.current(wheel, fingerprint):
         return wheel
 
     # Build from a clean copy: no stale setuptools build/ dirs, no noetl/bin from a dev tree.
