@@ -19,3 +19,7 @@ class ToolchainError(BuildError):
     """A tool needed for a target is missing."""
 
     exit_code = 3
+
+
+class VersionError(BuildError):
+    """The version cannot be derived, the version files disagree, or a release cannot be made."""
