@@ -1,0 +1,224 @@
+"""The sbom check on small wheels made here: a right SBOM passes; each defect fails, named."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from noetl_build.layout import Layout
+from noetl_build.sbom import build_sbom, sbom_member
+from noetl_build.verify import CHECK_NAMES
+from noetl_build.verify.results import FAIL, PASS, Result
+from noetl_build.verify.suite import verify_wheel
+from tests.conftest import ROOT
+
+from .fakes import DIST_INFO, target
+from .surgery import record_for
+
+LINUX, WINDOWS, UNIVERSAL2 = "x86_64-unknown-linux-gnu", "x86_64-pc-windows-gnu", "universal2-apple-darwin"
+SBOM = sbom_member(DIST_INFO)
+RECORD = f"{DIST_INFO}/RECORD"
+Edit = Callable[[dict[str, Any]], None]
+
+
+@pytest.fixture(scope="module")
+def sboms() -> dict[str, bytes]:
+    """A right SBOM per target, made by the generator the build uses."""
+    return {
+        name: build_sbom(ROOT, version="0.1.0", epoch=1_700_000_000, rust_targets=target(name).rust_targets,
+                         subject=f"wheel for {name}")
+        for name in (LINUX, WINDOWS, UNIVERSAL2)
+    }
+
+
+def make_wheel(out_dir: Path, target_name: str, sbom: bytes | None, *, in_record: bool = True,
+               after_record: bytes | None = None) -> Path:
+    """A small wheel for ``target_name``: a package, a stand-in binary, metadata, the SBOM, RECORD.
+
+    ``in_record=False`` leaves the SBOM's row out of RECORD; ``after_record`` replaces the
+    SBOM once RECORD has been written (so RECORD's hash no longer fits)."""
+    wanted = target(target_name)
+    binary = "noetl/bin/" + wanted.binary_name
+    files = {
+        "noetl/__init__.py": b'__version__ = "0.1.0"\n',
+        binary: b"not really a binary\n",
+        f"{DIST_INFO}/METADATA": b"Metadata-Version: 2.4\nName: noetl\nVersion: 0.1.0\n",
+        f"{DIST_INFO}/WHEEL": ("Wheel-Version: 1.0\nRoot-Is-Purelib: false\n"
+                               + "".join(f"Tag: py3-none-{tag}\n" for tag in sorted(wanted.tags))).encode(),
+    }
+    if sbom is not None:
+        files[SBOM] = sbom
+    files[RECORD] = b""
+    record = record_for(files, RECORD)
+    if not in_record:
+        record = b"".join(line for line in record.splitlines(keepends=True) if not line.startswith(SBOM.encode()))
+    files[RECORD] = record
+    if after_record is not None:
+        files[SBOM] = after_record
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"noetl-0.1.0-py3-none-{wanted.platform_tag}.whl"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            entry = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            entry.external_attr = (0o100755 if name == binary else 0o100644) << 16
+            zf.writestr(entry, data)
+    return path
+
+
+def check(wheel: Path, target_name: str) -> Result:
+    """The sbom check alone, through the suite, as `nox -s verify -- --only sbom` runs it."""
+    report = verify_wheel(wheel, target(target_name), layout=Layout.at(ROOT), build_paths=(), only=("sbom",))
+    (result,) = report.results
+    assert result.check == "sbom"
+    return result
+
+
+def edited(sbom: bytes, edit: Edit) -> bytes:
+    document = json.loads(sbom)
+    edit(document)
+    return (json.dumps(document, indent=2) + "\n").encode()
+
+
+def assert_fails(result: Result, *words: str) -> None:
+    assert result.status == FAIL, result
+    for word in words:
+        assert word in result.detail, f"'{word}' not in '{result.detail}'"
+    assert "crashed" not in result.detail
+
+
+def cargo_component(document: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in document["components"] if c["purl"].startswith(f"pkg:cargo/{name}@"))
+
+
+def lock_version(name: str) -> str:
+    lock = tomllib.loads((ROOT / "noetlctl" / "Cargo.lock").read_text())
+    (version,) = [p["version"] for p in lock["package"] if p["name"] == name]
+    return str(version)
+
+
+# --- right SBOMs pass ---------------------------------------------------------------------
+
+def test_registered() -> None:
+    assert "sbom" in CHECK_NAMES
+    assert CHECK_NAMES.index("sbom") == CHECK_NAMES.index("check-wheel-contents") + 1
+
+
+@pytest.mark.parametrize("target_name", [LINUX, WINDOWS, UNIVERSAL2])
+def test_right_sbom_passes(sboms: dict[str, bytes], tmp_path: Path, target_name: str) -> None:
+    result = check(make_wheel(tmp_path, target_name, sboms[target_name]), target_name)
+    assert result.status == PASS, result
+    assert f"crates as cargo tree for {target_name}" in result.detail
+    assert "3 npm packages" in result.detail and "version 0.1.0" in result.detail
+
+
+# --- each defect fails, named --------------------------------------------------------------
+
+def test_missing_sbom(tmp_path: Path) -> None:
+    assert_fails(check(make_wheel(tmp_path, LINUX, None), LINUX), f"no {SBOM} in the wheel")
+
+
+def test_not_in_record(sboms: dict[str, bytes], tmp_path: Path) -> None:
+    result = check(make_wheel(tmp_path, LINUX, sboms[LINUX], in_record=False), LINUX)
+    assert_fails(result, f"{SBOM} is not listed in RECORD")
+
+
+def test_changed_after_record(sboms: dict[str, bytes], tmp_path: Path) -> None:
+    later = sboms[LINUX].replace(b'"noetl:sbom:subject"', b'"noetl:sbom:subject" ')
+    result = check(make_wheel(tmp_path, LINUX, sboms[LINUX], after_record=later), LINUX)
+    assert_fails(result, f"RECORD's sha256 for {SBOM} does not match the file")
+
+
+def test_crate_removed(sboms: dict[str, bytes], tmp_path: Path) -> None:
+    def drop_libc(document: dict[str, Any]) -> None:
+        document["components"].remove(cargo_component(document, "libc"))
+
+    result = check(make_wheel(tmp_path, LINUX, edited(sboms[LINUX], drop_libc)), LINUX)
+    assert_fails(result, f"crates missing (in cargo tree for {LINUX}): libc {lock_version('libc')}")
+    assert "extra" not in result.detail
+
+
+def test_extra_crate(sboms: dict[str, bytes], tmp_path: Path) -> None:
+    """quinn: what a naive walk of cargo metadata's resolve would add (reqwest's weak quinn?/ring)."""
+    version = lock_version("quinn")
+    checksum = next(p["checksum"] for p in tomllib.loads((ROOT / "noetlctl" / "Cargo.lock").read_text())["package"]
+                    if p["name"] == "quinn")
+
+    def add_quinn(document: dict[str, Any]) -> None:
+        quinn = {**cargo_component(document, "libc"), "name": "quinn", "version": version,
+                 "purl": f"pkg:cargo/quinn@{version}", "bom-ref": f"pkg:cargo/quinn@{version}",
+                 "hashes": [{"alg": "SHA-256", "content": checksum}]}
+        document["components"].append(quinn)
+
+    result = check(make_wheel(tmp_path, LINUX, edited(sboms[LINUX], add_quinn)), LINUX)
+    assert_fails(result, f"crates extra (not in cargo tree for {LINUX}): quinn {version}")
+    assert "missing" not in result.detail and "hashes" not in result.detail
+
+
+def test_linux_sbom_in_the_windows_wheel(sboms: dict[str, bytes], tmp_path: Path) -> None:
+    result = check(make_wheel(tmp_path, WINDOWS, sboms[LINUX]), WINDOWS)
+    assert_fails(result, f"crates missing (in cargo tree for {WINDOWS}):", "windows-sys", "windows-link")
+
+
+def test_wrong_version(sboms: dict[str, bytes], tmp_path: Path) -> None:
+    def bump(document: dict[str, Any]) -> None:
+        document["metadata"]["component"]["version"] = "0.2.0"
+
+    result = check(make_wheel(tmp_path, LINUX, edited(sboms[LINUX], bump)), LINUX)
+    assert_fails(result, "its root component is version 0.2.0, the wheel 0.1.0")
+
+
+def test_invalid_schema(sboms: dict[str, bytes], tmp_path: Path) -> None:
+    def bad_hash_algorithm(document: dict[str, Any]) -> None:
+        cargo_component(document, "libc")["hashes"][0]["alg"] = "SHA-999"
+
+    result = check(make_wheel(tmp_path, LINUX, edited(sboms[LINUX], bad_hash_algorithm)), LINUX)
+    assert_fails(result, "not valid CycloneDX 1.6: 'SHA-999' is not one of", "at /components/")
+
+
+def test_unknown_field_is_invalid(sboms: dict[str, bytes], tmp_path: Path) -> None:
+    def extra_field(document: dict[str, Any]) -> None:
+        document["metadata"]["builtBy"] = "someone"
+
+    result = check(make_wheel(tmp_path, LINUX, edited(sboms[LINUX], extra_field)), LINUX)
+    assert_fails(result, "not valid CycloneDX 1.6: Additional properties are not allowed ('builtBy' was unexpected) at /metadata")
+
+
+def test_not_json(tmp_path: Path) -> None:
+    assert_fails(check(make_wheel(tmp_path, LINUX, b"{not json"), LINUX), "not JSON")
+
+
+def test_crate_hash_differs_from_cargo_lock(sboms: dict[str, bytes], tmp_path: Path) -> None:
+    def tamper(document: dict[str, Any]) -> None:
+        cargo_component(document, "libc")["hashes"][0]["content"] = "0" * 64
+
+    result = check(make_wheel(tmp_path, LINUX, edited(sboms[LINUX], tamper)), LINUX)
+    assert_fails(result, f"crate hashes differ from Cargo.lock: libc {lock_version('libc')} SHA-256 {'0' * 64}")
+
+
+def test_npm_package_removed(sboms: dict[str, bytes], tmp_path: Path) -> None:
+    def drop_scheduler(document: dict[str, Any]) -> None:
+        document["components"] = [c for c in document["components"] if not c["purl"].startswith("pkg:npm/scheduler@")]
+
+    result = check(make_wheel(tmp_path, LINUX, edited(sboms[LINUX], drop_scheduler)), LINUX)
+    assert_fails(result, "npm packages missing (in ui-src/package-lock.json's non-dev packages): scheduler ")
+
+
+def test_dev_npm_package_listed(sboms: dict[str, bytes], tmp_path: Path) -> None:
+    def add_vite(document: dict[str, Any]) -> None:
+        document["components"].append({"type": "library", "name": "vite", "version": "8.3.8",
+                                       "purl": "pkg:npm/vite@8.3.8", "bom-ref": "pkg:npm/vite@8.3.8"})
+
+    result = check(make_wheel(tmp_path, LINUX, edited(sboms[LINUX], add_vite)), LINUX)
+    assert_fails(result, "npm packages extra (not in ui-src/package-lock.json's non-dev packages): vite 8.3.8")
+
+
+def test_no_cargo(sboms: dict[str, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    wheel = make_wheel(tmp_path, LINUX, sboms[LINUX])
+    monkeypatch.setenv("CARGO", str(tmp_path / "no-cargo"))
+    assert_fails(check(wheel, LINUX), f"cannot ask cargo tree which crates {LINUX} compiles in:", "not found")
