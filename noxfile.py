@@ -3,8 +3,11 @@
     nox -s build_all                     every target in targets.toml
     nox -s wheel -- TRIPLE [TRIPLE ...]  just those
     nox -s doctor                        toolchains, strategies and what is missing
+    nox -s sdist                         the source distribution into dist/
     nox -s verify [-- TRIPLE|WHEEL ...]  prove the wheels in dist/ right
     nox -s tests [-- PYTEST ARGS]        the test suite
+    nox -s version [-- --bump [--dry-run] | --print | --check]
+                                         the current and next version; the release
 """
 
 from __future__ import annotations
@@ -61,10 +64,24 @@ def doctor(session: nox.Session) -> None:
 
 
 @nox.session
+def sdist(session: nox.Session) -> None:
+    """Write dist/noetl-<version>.tar.gz: crate, built UI, package, docs; its wheel compiles the binary."""
+    install(session, "build")
+    noetl_build(session, "sdist")
+
+
+@nox.session
 def verify(session: nox.Session) -> None:
     """Prove the wheels in dist/ right for their platforms: nox -s verify [-- TRIPLE|WHEEL ...]."""
     install(session, "verify", "build")
     noetl_build(session, "verify", *session.posargs)
+
+
+@nox.session
+def version(session: nox.Session) -> None:
+    """Show the current and next version and the commits that decide it: nox -s version [-- --bump [--dry-run] | --print | --check]."""
+    install(session, "build")
+    noetl_build(session, "version", *session.posargs)
 
 
 @nox.session

@@ -4,6 +4,8 @@
     python -m noetl_build doctor
     python -m noetl_build apt-packages
     python -m noetl_build verify [TRIPLE|WHEEL ...]
+    python -m noetl_build sdist
+    python -m noetl_build version [--bump [--dry-run] | --print | --check]
 """
 
 from __future__ import annotations
@@ -28,10 +30,17 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--all", action="store_true", help="every target in targets.toml")
     sub.add_parser("doctor", help="which toolchain builds each target, and what is missing")
     sub.add_parser("apt-packages", help="Debian packages the targets need on this host")
+    sub.add_parser("sdist", help="the source distribution (its wheel compiles the binary) into dist/")
     verify = sub.add_parser("verify", help="prove wheels right for their platforms (every wheel in dist/ if none named)")
     verify.add_argument("wheels", nargs="*", metavar="TRIPLE|WHEEL")
     verify.add_argument("--only", action="append", default=[], metavar="CHECK", help="run just this check (repeatable)")
     verify.add_argument("--json", type=Path, help="the JSON report (default: DIST/verify.json)")
+    version = sub.add_parser("version", help="the current and next version and the commits that decide it")
+    mode = version.add_mutually_exclusive_group()
+    mode.add_argument("--bump", action="store_true", help="release: write the next version everywhere, commit, tag")
+    mode.add_argument("--print", dest="print_version", action="store_true", help="just the version a build gets")
+    mode.add_argument("--check", action="store_true", help="fail unless every version file says the same")
+    version.add_argument("--dry-run", action="store_true", help="with --bump: say what would happen, change nothing")
     return parser
 
 
@@ -49,6 +58,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, layout: Layout) -> int:
+    if args.command == "version":
+        from . import version
+
+        if args.dry_run and not args.bump:
+            raise ConfigError("--dry-run goes with --bump: nox -s version -- --bump --dry-run")
+        if args.bump:
+            version.bump(layout.root, dry_run=args.dry_run)
+        elif args.print_version:
+            print(version.build_version(layout.root))
+        elif args.check:
+            print(f"every version file says {version.check_agreement(layout.root)}")
+        else:
+            print(version.render(version.decide(layout.root)))
+        return 0
     matrix = load_matrix(layout.targets_file)
     if args.command == "apt-packages":
         print("\n".join(sorted({p for t in matrix.targets for p in t.apt})))
@@ -71,6 +94,11 @@ def _dispatch(args: argparse.Namespace, layout: Layout) -> int:
         results = pipeline.build(targets, layout)
         print(pipeline.render(results))
         return 0 if all(r.ok for r in results) else 1
+    if args.command == "sdist":
+        from .sdist import build_sdist
+
+        print(build_sdist(layout))
+        return 0
     if args.command == "verify":
         from . import verify
         from .report import say

@@ -130,7 +130,7 @@ def _toolchain_bin(layout: Layout, choice: Choice) -> Path:
 
 
 def build_environment(
-    target: Target, choice: Choice, layout: Layout, tools: ZigTools, *, epoch: int
+    target: Target, choice: Choice, layout: Layout, tools: ZigTools, *, version: str, epoch: int
 ) -> dict[str, str]:
     """The environment cargo-zigbuild runs in; everything target-specific comes from data."""
     remaps = _remaps(layout, choice)
@@ -153,6 +153,7 @@ def build_environment(
         RUSTFLAGS=" ".join(rustflags),
         SOURCE_DATE_EPOCH=str(epoch),
         CARGO_TERM_COLOR="never",
+        NOETL_BUILD_VERSION=version,  # what `noetl --version` prints
     )
     for rust_target in target.rust_targets:
         env[f"CFLAGS_{rust_target.replace('-', '_')}"] = " ".join(cflags)
@@ -173,7 +174,7 @@ def cargo_command(target: Target, layout: Layout, choice: Choice, tools: ZigTool
     ]
 
 
-def binary_fingerprint(target: Target, choice: Choice, layout: Layout, tools: ZigTools) -> str:
+def binary_fingerprint(target: Target, choice: Choice, layout: Layout, tools: ZigTools, *, version: str) -> str:
     sources = files_under(layout.crate) + sorted(SHIMS.glob("*.c"))
     return digest(
         files=sources,
@@ -185,22 +186,23 @@ def binary_fingerprint(target: Target, choice: Choice, layout: Layout, tools: Zi
             "objcopy": str(choice.toolchain.objcopy),
             "zig": tools.zig_version,
             "cargo-zigbuild": tools.zigbuild_version,
-            "flags-version": 1,  # bump when build_environment changes what it passes
+            "version": version,
+            "flags-version": 2,  # bump when build_environment changes what it passes
         },
     )
 
 
 def compile_target(
-    target: Target, choice: Choice, layout: Layout, tools: ZigTools, *, epoch: int,
+    target: Target, choice: Choice, layout: Layout, tools: ZigTools, *, version: str, epoch: int,
     out_dir: Path | None = None,
 ) -> Compiled:
     """Build (or reuse) the binary for ``target``; it lands in the target's build dir."""
     if arches()[target.triple.arch].slices:
-        return _compile_fat(target, choice, layout, tools, epoch=epoch)
+        return _compile_fat(target, choice, layout, tools, version=version, epoch=epoch)
     out_dir = out_dir or layout.target_dir(target.name)
     binary = out_dir / target.binary_name
     stamp = Stamp(out_dir / "binary.json")
-    fingerprint = binary_fingerprint(target, choice, layout, tools)
+    fingerprint = binary_fingerprint(target, choice, layout, tools, version=version)
     if stamp.current(binary, fingerprint):
         return Compiled(binary, str(stamp.read()["sha256"]), 0.0, fresh=False)
 
@@ -208,7 +210,7 @@ def compile_target(
     if missing:
         raise ToolchainError(f"{target.name}: missing {'; '.join(missing)}")
     started = time.monotonic()
-    env = build_environment(target, choice, layout, tools, epoch=epoch)
+    env = build_environment(target, choice, layout, tools, version=version, epoch=epoch)
     run(
         cargo_command(target, layout, choice, tools),
         what=f"{target.name}: cargo-zigbuild",
@@ -249,7 +251,9 @@ def slice_targets(target: Target) -> list[Target]:
     return slices
 
 
-def _compile_fat(target: Target, choice: Choice, layout: Layout, tools: ZigTools, *, epoch: int) -> Compiled:
+def _compile_fat(
+    target: Target, choice: Choice, layout: Layout, tools: ZigTools, *, version: str, epoch: int
+) -> Compiled:
     """Build each slice, then join them with lipo into one fat Mach-O."""
     lipo = find_lipo()
     if lipo is None:
@@ -257,7 +261,8 @@ def _compile_fat(target: Target, choice: Choice, layout: Layout, tools: ZigTools
     out_dir = layout.target_dir(target.name)
     started = time.monotonic()
     parts = [
-        compile_target(part, choice, layout, tools, epoch=epoch, out_dir=out_dir / "slices" / part.triple.arch)
+        compile_target(part, choice, layout, tools, version=version, epoch=epoch,
+                       out_dir=out_dir / "slices" / part.triple.arch)
         for part in slice_targets(target)
     ]
     binary = out_dir / target.binary_name

@@ -1,4 +1,4 @@
-"""dist/: wheels land atomically; SHA256SUMS and manifest.json are written last."""
+"""dist/: wheels and the sdist land atomically; SHA256SUMS and manifest.json are written last."""
 
 from __future__ import annotations
 
@@ -25,8 +25,15 @@ class Entry:
     tags: list[str]
 
 
+@dataclass(frozen=True, kw_only=True)
+class Sdist:
+    file: str
+    sha256: str
+    size: int
+
+
 def publish(wheel: Path, dist: Path) -> Path:
-    """Copy ``wheel`` into dist/ so that dist/ never holds a half-written file."""
+    """Copy ``wheel`` (or an sdist) into dist/ so that dist/ never holds a half-written file."""
     dist.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".incoming-", suffix=".tmp", dir=dist)
     os.close(fd)
@@ -52,13 +59,40 @@ def load_entries(dist: Path) -> dict[str, Entry]:
     return {t: e for t, e in entries.items() if (dist / e.wheel).is_file()}
 
 
-def write_index(dist: Path, entries: dict[str, Entry], *, meta: dict[str, object]) -> None:
-    """Write SHA256SUMS, then manifest.json (the last file a run writes)."""
+def load_sdist(dist: Path) -> Sdist | None:
+    """The manifest's sdist if it is still in dist/."""
+    try:
+        sdist = Sdist(**json.loads((dist / MANIFEST).read_text())["sdist"])
+    except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
+        return None
+    return sdist if (dist / sdist.file).is_file() else None
+
+
+def load_meta(dist: Path) -> dict[str, object]:
+    """The manifest's run-wide fields (version, source_date_epoch)."""
+    try:
+        data = json.loads((dist / MANIFEST).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return {k: v for k, v in data.items() if k not in ("schema", "wheels", "sdist")} if isinstance(data, dict) else {}
+
+
+def write_index(
+    dist: Path, entries: dict[str, Entry], *, meta: dict[str, object], sdist: Sdist | None = None
+) -> None:
+    """Write SHA256SUMS, then manifest.json (the last file a run writes).
+
+    ``sdist`` None keeps the sdist the manifest already records (a wheel build leaves it be).
+    """
     dist.mkdir(parents=True, exist_ok=True)
+    sdist = sdist or load_sdist(dist)
     rows = sorted(entries.values(), key=lambda e: e.wheel)
-    sums = "".join(f"{e.sha256}  {e.wheel}\n" for e in rows)
+    files = [(e.sha256, e.wheel) for e in rows] + ([(sdist.sha256, sdist.file)] if sdist else [])
+    sums = "".join(f"{sha}  {name}\n" for sha, name in files)
     _atomic_write(dist / SUMS, sums)
     manifest = {"schema": SCHEMA, **meta, "wheels": [asdict(e) for e in sorted(rows, key=lambda e: e.target)]}
+    if sdist:
+        manifest["sdist"] = asdict(sdist)
     _atomic_write(dist / MANIFEST, json.dumps(manifest, indent=2) + "\n")
 
 

@@ -30,6 +30,10 @@ class Layout:
         return self.root / "ui-src"
 
     @property
+    def ui_lock(self) -> Path:
+        return self.ui_source / "package-lock.json"
+
+    @property
     def ui_output(self) -> Path:
         return self.package / "core" / "ui"
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import datetime as dt
 import fcntl
-import os
-import subprocess
+import hashlib
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -20,12 +18,13 @@ from .fingerprint import Stamp, digest, sha256_file
 from .layout import Layout
 from .procs import CommandError
 from .report import human_size, say, table
+from .sbom import build_sbom
+from .source import FALLBACK_EPOCH, source_date_epoch
 from .targets import Target
 from .toolchain import choose
 from .ui import build_ui
-from .wheels import build_generic_wheel, build_platform_wheel, wheel_tags
-
-FALLBACK_EPOCH = 315532800  # 1980-01-01, the earliest time a zip can hold
+from .version import build_version
+from .wheels import build_generic_wheel, finish_wheel, wheel_tags
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,28 +41,16 @@ class Result:
         return self.status != "failed"
 
 
-def source_date_epoch(root: Path) -> int:
-    """SOURCE_DATE_EPOCH if set, else the commit's time, so a commit always builds the same bytes."""
-    if os.environ.get("SOURCE_DATE_EPOCH"):
-        return int(os.environ["SOURCE_DATE_EPOCH"])
-    try:
-        out = subprocess.run(
-            ["git", "log", "-1", "--format=%ct"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        return int(out)
-    except (OSError, subprocess.CalledProcessError, ValueError):
-        say(f"warning: not a git checkout; timestamps in wheels are {FALLBACK_EPOCH} (1980-01-01)")
-        return FALLBACK_EPOCH
+@dataclass(frozen=True)
+class Run:
+    """What every target of one build run shares."""
 
-
-def package_version(layout: Layout) -> str:
-    tree = ast.parse((layout.package / "__init__.py").read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "__version__" for t in node.targets
-        ):
-            return str(ast.literal_eval(node.value))
-    raise BuildError("noetl/__init__.py has no __version__")
+    layout: Layout
+    tools: ZigTools
+    version: str
+    epoch: int
+    generic: Path
+    generic_sha: str
 
 
 @contextlib.contextmanager
@@ -87,38 +74,60 @@ def build(targets: Sequence[Target], layout: Layout) -> list[Result]:
 
 def _build(targets: Sequence[Target], layout: Layout) -> list[Result]:
     epoch = source_date_epoch(layout.root)
+    if epoch == FALLBACK_EPOCH:
+        say(f"warning: not a git checkout; timestamps in wheels are {FALLBACK_EPOCH} (1980-01-01)")
+    version = build_version(layout.root)
     tools = ZigTools.find()
-    say(f"==> zig {tools.zig_version}, {tools.zigbuild_version}, SOURCE_DATE_EPOCH={epoch}")
+    say(f"==> noetl {version}: zig {tools.zig_version}, {tools.zigbuild_version}, SOURCE_DATE_EPOCH={epoch}")
     say("==> ui: " + ("built" if build_ui(layout) else "up to date"))
-    generic = build_generic_wheel(layout, epoch=epoch)
+    generic = build_generic_wheel(layout, version=version, epoch=epoch)
     say(f"==> generic wheel: {generic.name}")
-    generic_sha = sha256_file(generic)
+    run = Run(layout, tools, version, epoch, generic, sha256_file(generic))
 
     entries = dist.load_entries(layout.dist)
     results = []
     try:
         for target in targets:
-            result = _build_target(target, layout, tools, generic, generic_sha, entries, epoch=epoch)
+            result = _build_target(target, run, entries)
             results.append(result)
             mark = "✓" if result.ok else "✗"
             say(f"    {mark} {target.name}: {result.status} {result.wheel or result.message}")
     finally:
-        dist.write_index(layout.dist, entries, meta={"version": package_version(layout), "source_date_epoch": epoch})
+        dist.write_index(layout.dist, entries, meta={"version": version, "source_date_epoch": epoch})
     return results
 
 
-def _build_target(
-    target: Target, layout: Layout, tools: ZigTools, generic: Path, generic_sha: str,
-    entries: dict[str, dist.Entry], *, epoch: int,
-) -> Result:
+def target_sbom(target: Target, run: Run) -> bytes:
+    """The target's SBOM (crates compiled into its binary, bundled UI, requirements), cached."""
+    layout = run.layout
+    out = layout.target_dir(target.name) / "sbom.cdx.json"
+    stamp = Stamp(layout.target_dir(target.name) / "sbom.json")
+    inputs = [layout.crate / "Cargo.toml", layout.crate / "Cargo.lock", layout.ui_lock,
+              layout.root / "pyproject.toml", Path(__file__).with_name("sbom.py")]
+    fingerprint = digest(files=inputs, base=layout.root, extra={
+        "version": run.version, "epoch": run.epoch, "rust": target.rust_targets})
+    if stamp.current(out, fingerprint):
+        return out.read_bytes()
+    data = build_sbom(layout.root, version=run.version, epoch=run.epoch, rust_targets=target.rust_targets,
+                      subject=f"wheel for {target.name}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    stamp.write({"fingerprint": fingerprint, "sha256": sha256_file(out)})
+    return data
+
+
+def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry]) -> Result:
     started = time.monotonic()
+    layout = run.layout
     try:
         choice = choose(target)
         say(f"==> {target.name}: {choice.describe()}")
-        compiled = compile_target(target, choice, layout, tools, epoch=epoch)
+        compiled = compile_target(target, choice, layout, run.tools, version=run.version, epoch=run.epoch)
+        sbom = target_sbom(target, run)
         stamp = Stamp(layout.target_dir(target.name) / "wheel.json")
         fingerprint = digest(extra={
-            "binary": compiled.sha256, "generic": generic_sha, "tags": target.platform_tag,
+            "binary": compiled.sha256, "generic": run.generic_sha, "tags": target.platform_tag,
+            "sbom": hashlib.sha256(sbom).hexdigest(),
         })
         previous = entries.get(target.name)
         if (
@@ -129,8 +138,10 @@ def _build_target(
             return Result(target=target.name, status="up to date", wheel=previous.wheel,
                           size=previous.size, seconds=time.monotonic() - started)
         log = layout.logs / f"{target.name}.wheel.log"
-        built = build_platform_wheel(
-            generic, compiled.binary, target, layout.target_dir(target.name) / "wheel", epoch=epoch, log=log
+        built = finish_wheel(
+            run.generic, layout.target_dir(target.name) / "wheel", sbom=sbom, epoch=run.epoch, log=log,
+            what=target.name, binary=compiled.binary, binary_name=target.binary_name,
+            platform_tag=target.platform_tag,
         )
         final = dist.publish(built, layout.dist)
         if previous and previous.wheel != final.name:

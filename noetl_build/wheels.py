@@ -1,8 +1,9 @@
-"""Wheels: the generic wheel once, then one per target with its binary, retagged."""
+"""Wheels: the generic wheel once, then one per target with its binary and SBOM, retagged."""
 
 from __future__ import annotations
 
 import email.policy
+import os
 import shutil
 import stat
 import sys
@@ -14,39 +15,32 @@ from .errors import BuildError
 from .fingerprint import Stamp, digest, files_under, sha256_file
 from .layout import Layout
 from .procs import run
-from .targets import Target
+from .sbom import SBOM_NAME
+from .source import wheel_sources
 
-# Besides the package, what the generic wheel is built from.
-PROJECT_FILES = ("pyproject.toml", "README.md", "LICENSE")
 FILE_MODE, DIR_MODE, EXEC_MODE = 0o644, 0o755, 0o755
+SBOM_DIR = "sboms"
 
 
-def generic_inputs(layout: Layout) -> list[Path]:
-    files = files_under(layout.package, skip=["bin"])
-    return files + [layout.root / name for name in PROJECT_FILES if (layout.root / name).is_file()]
+def build_generic_wheel(layout: Layout, *, version: str, epoch: int) -> Path:
+    """The py3-none-any wheel of the Python package (code, UI, DDL, SBOM): input to every target.
 
-
-def build_generic_wheel(layout: Layout, *, epoch: int) -> Path:
-    """The py3-none-any wheel of the Python package (code, UI, DDL): input to every target."""
+    It is built through the project's own PEP 517 backend (binary=none), as `pip` would.
+    """
     out_dir = layout.build / "generic"
     stamp = Stamp(out_dir / "wheel.json")
-    inputs = generic_inputs(layout)
-    fingerprint = digest(files=inputs, base=layout.root, extra={"epoch": epoch})
+    # the backend (this package) and what its SBOM reads count as inputs too
+    inputs = wheel_sources(layout.root) + files_under(Path(__file__).parent) + [layout.ui_lock]
+    fingerprint = digest(files=inputs, base=layout.root, extra={"epoch": epoch, "version": version})
     wheel = out_dir / str(stamp.read().get("wheel", "-"))
     if stamp.current(wheel, fingerprint):
         return wheel
 
-    # Build from a clean copy: no stale setuptools build/ dirs, no noetl/bin from a dev tree.
-    source = out_dir / "source"
-    shutil.rmtree(source, ignore_errors=True)
-    for path in inputs:
-        dest = source / path.relative_to(layout.root)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, dest)
     staging = out_dir / "staging"
     shutil.rmtree(staging, ignore_errors=True)
     run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", staging, source],
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", staging,
+         "-C", "binary=none", "-C", f"version={version}", layout.root],
         what="generic wheel: python -m build",
         env=_with_epoch(epoch),
         log=layout.logs / "generic-wheel.log",
@@ -58,36 +52,47 @@ def build_generic_wheel(layout: Layout, *, epoch: int) -> Path:
     return wheel
 
 
-def build_platform_wheel(
-    generic: Path, binary: Path, target: Target, work: Path, *, epoch: int, log: Path
+def finish_wheel(
+    wheel: Path, work: Path, *, sbom: bytes, epoch: int, log: Path | None, what: str,
+    binary: Path | None = None, binary_name: str = "noetl", platform_tag: str | None = None,
 ) -> Path:
-    """A wheel for ``target``: the generic one plus noetl/bin/<binary>, tagged for the platform.
+    """``wheel`` made whole in ``work``: its SBOM at <dist-info>/sboms/, and with ``binary``
+    the binary at noetl/bin/<binary_name>, Root-Is-Purelib false, retagged ``platform_tag``.
 
-    It is left in ``work``; publishing it to dist/ is the caller's (atomic) step.
+    Modes are normalised (0644, 0755 for directories and the binary) and RECORD is rewritten
+    by `wheel pack`. The result is left in ``work``; publishing it is the caller's step.
     """
+    if (binary is None) != (platform_tag is None):
+        raise BuildError(f"{what}: a platform wheel needs both a binary and a platform tag")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     env = _with_epoch(epoch)
     wheel_cmd = [sys.executable, "-m", "wheel"]
-    run([*wheel_cmd, "unpack", "--dest", work / "tree", generic], what=f"{target.name}: wheel unpack", env=env, log=log)
+    run([*wheel_cmd, "unpack", "--dest", work / "tree", wheel], what=f"{what}: wheel unpack", env=env, log=log)
     tree = _only((work / "tree").iterdir(), "unpacked wheel")
+    dist_info = _only(tree.glob("*.dist-info"), "dist-info")
+    (dist_info / SBOM_DIR).mkdir(exist_ok=True)
+    (dist_info / SBOM_DIR / SBOM_NAME).write_bytes(sbom)
 
-    dest = tree / "noetl" / "bin" / target.binary_name
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(binary, dest)
-    _normalise_modes(tree, executable=dest)
-    _set_not_purelib(_only(tree.glob("*.dist-info"), "dist-info") / "WHEEL")
+    executable = None
+    if binary is not None:
+        executable = tree / "noetl" / "bin" / binary_name
+        executable.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(binary, executable)
+        _set_not_purelib(dist_info / "WHEEL")
+    _normalise_modes(tree, executable=executable)
 
     packed = work / "packed"
     packed.mkdir()
-    run([*wheel_cmd, "pack", "--dest-dir", packed, tree], what=f"{target.name}: wheel pack", env=env, log=log)
-    pure = _only(packed.glob("*.whl"), "packed wheel")
-    run(
-        [*wheel_cmd, "tags", "--platform-tag", target.platform_tag, "--remove", pure],
-        what=f"{target.name}: wheel tags", env=env, log=log,
-    )
-    final = _only(packed.glob("*.whl"), "retagged wheel")
-    _normalise_zip_modes(final, executable=f"noetl/bin/{target.binary_name}")
+    run([*wheel_cmd, "pack", "--dest-dir", packed, tree], what=f"{what}: wheel pack", env=env, log=log)
+    final = _only(packed.glob("*.whl"), "packed wheel")
+    if platform_tag is not None:
+        run(
+            [*wheel_cmd, "tags", "--platform-tag", platform_tag, "--remove", final],
+            what=f"{what}: wheel tags", env=env, log=log,
+        )
+        final = _only(packed.glob("*.whl"), "retagged wheel")
+    _normalise_zip_modes(final, executable=f"noetl/bin/{binary_name}" if binary is not None else None)
     return final
 
 
@@ -99,15 +104,16 @@ def wheel_tags(wheel: Path) -> list[str]:
     return list(info.get_all("Tag", []))
 
 
-def _normalise_modes(tree: Path, *, executable: Path) -> None:
+def _normalise_modes(tree: Path, *, executable: Path | None) -> None:
     """0644 for files, 0755 for dirs and the binary: nothing depends on the umask."""
     tree.chmod(DIR_MODE)
     for path in tree.rglob("*"):
         path.chmod(DIR_MODE if path.is_dir() else FILE_MODE)
-    executable.chmod(EXEC_MODE)
+    if executable is not None:
+        executable.chmod(EXEC_MODE)
 
 
-def _normalise_zip_modes(wheel: Path, *, executable: str) -> None:
+def _normalise_zip_modes(wheel: Path, *, executable: str | None) -> None:
     """Rewrite entries whose mode is not 0644 (0755 for the binary) as regular files of that mode.
 
     `wheel` writes RECORD as 0664 whatever the umask; entries keep their bytes, order and time.
@@ -138,8 +144,6 @@ def _set_not_purelib(wheel_file: Path) -> None:
 
 
 def _with_epoch(epoch: int) -> dict[str, str]:
-    import os
-
     return {**os.environ, "SOURCE_DATE_EPOCH": str(epoch)}
 
 

@@ -6,6 +6,7 @@ but writes to a temporary dist/, leaving the user's dist/ alone.
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -18,6 +19,14 @@ ROOT = Path(__file__).resolve().parents[1]
 # One target per OS family: what the integration tests build for real.
 CI_TARGETS = ("x86_64-unknown-linux-gnu", "x86_64-apple-darwin", "x86_64-pc-windows-gnu")
 HOST_TARGET = "x86_64-unknown-linux-gnu"
+
+
+@functools.cache
+def build_version() -> str:
+    """The version a build of this checkout gets (what every built artifact must carry)."""
+    from noetl_build.version import build_version as derive
+
+    return derive(ROOT)
 
 
 @dataclass(frozen=True)

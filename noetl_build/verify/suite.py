@@ -15,6 +15,8 @@ from .checks_binary import check_arch, check_codesign, check_glibc, check_macos_
 from .checks_common import (
     check_build_paths, check_contents, check_modes, check_record, check_tags, check_twine, check_wheel_metadata,
 )
+from .checks_release import check_install, check_version
+from .checks_sbom import check_sbom
 from .context import Context, prepare
 from .delocate import check_delocate
 from .execution import check_console_script, check_run
@@ -31,6 +33,8 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("modes", check_modes),
     ("twine", check_twine),
     ("check-wheel-contents", check_contents),
+    ("sbom", check_sbom),
+    ("version", check_version),
     ("arch", check_arch),
     ("glibc", check_glibc),
     ("musl", check_musl),
@@ -41,6 +45,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("delocate", check_delocate),
     ("run", check_run),
     ("console-script", check_console_script),
+    ("install", check_install),
     ("pip", check_pip),
     ("uv", check_uv),
 )

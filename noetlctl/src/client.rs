@@ -28,7 +28,7 @@ impl Client {
         let mut builder = HttpClient::builder()
             .connect_timeout(CONNECT_TIMEOUT.min(timeout))
             .timeout(timeout)
-            .user_agent(concat!("noetl-cli/", env!("CARGO_PKG_VERSION")));
+            .user_agent(format!("noetl-cli/{}", crate::VERSION));
         if is_loopback(&base) {
             builder = builder.no_proxy();
         }

@@ -18,10 +18,17 @@ use crate::client::Client;
 use crate::config::{Config, DEFAULT_PORT};
 use crate::output::{catalog_table, field, key_values, list_field, print_json, table};
 
+/// The version `noetl --version` prints: the build's (`NOETL_BUILD_VERSION`, set by the
+/// wheel builds to the package's PEP 440 version, e.g. `0.2.0.dev3+g1a2b3c4`), else the crate's.
+pub const VERSION: &str = match option_env!("NOETL_BUILD_VERSION") {
+    Some(version) => version,
+    None => env!("CARGO_PKG_VERSION"),
+};
+
 #[derive(Parser)]
 #[command(
     name = "noetl",
-    version,
+    version = VERSION,
     about = "NoETL command-line tool",
     arg_required_else_help = true
 )]

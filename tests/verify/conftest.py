@@ -13,7 +13,7 @@ import pytest
 from noetl_build.layout import Layout
 from noetl_build.targets import load_matrix
 from noetl_build.verify import Report, WheelReport, verify
-from tests.conftest import ROOT
+from tests.conftest import ROOT, build_version
 
 # A program that prints a version, calling clock_gettime (GLIBC_2.17 on x86_64, so that
 # a 2.17 build needs exactly the manylinux_2_17 policy) and, with NEW_GLIBC, a function
@@ -43,13 +43,14 @@ Compile = Callable[..., Path]
 
 @pytest.fixture(scope="session")
 def compile_c(tmp_path_factory: pytest.TempPathFactory) -> Compile:
-    """compile_c(zig_target, version="0.1.0", *flags) -> a binary built by `python -m ziglang cc`."""
+    """compile_c(zig_target, version=<the build version>, *flags) -> a binary built by `python -m ziglang cc`."""
     out_dir = tmp_path_factory.mktemp("programs")
     source = out_dir / "program.c"
     source.write_text(PROGRAM)
     built: dict[tuple[str, ...], Path] = {}
 
-    def compile_(zig_target: str, version: str = "0.1.0", *flags: str) -> Path:
+    def compile_(zig_target: str, version: str = "", *flags: str) -> Path:
+        version = version or build_version()
         key = (zig_target, version, *flags)
         if key not in built:
             out = out_dir / f"program-{len(built)}"

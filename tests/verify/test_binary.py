@@ -42,7 +42,7 @@ def test_macho_versions_unpack() -> None:
 
 
 def test_glibc_elf(compile_c: Compile) -> None:
-    facts = inspect(compile_c("x86_64-linux-gnu.2.34", "0.1.0", "-DNEW_GLIBC"))
+    facts = inspect(compile_c("x86_64-linux-gnu.2.34", "", "-DNEW_GLIBC"))
     assert isinstance(facts, ElfFacts)
     assert (facts.machine, facts.elf_class, facts.endian) == ("EM_X86_64", 64, "little")
     assert facts.glibc == (2, 34)

@@ -13,18 +13,19 @@ from pathlib import Path
 import pytest
 
 from noetl_build.verify import CHECK_NAMES
-from tests.conftest import CI_TARGETS, ROOT, BuiltDist
+from tests.conftest import CI_TARGETS, ROOT, BuiltDist, build_version
 
 from .surgery import rewrite
 
 # Every check that applies to each OS, in the table's order.
 EXPECTED_CHECKS = {
-    "x86_64-unknown-linux-gnu": ["tags", "RECORD", "WHEEL", "modes", "twine", "check-wheel-contents", "arch", "glibc",
-                                 "build-paths", "auditwheel", "run", "console-script", "pip", "uv"],
-    "x86_64-apple-darwin": ["tags", "RECORD", "WHEEL", "modes", "twine", "check-wheel-contents", "arch", "macos-min",
-                            "build-paths", "delocate", "run", "pip", "uv"],
-    "x86_64-pc-windows-gnu": ["tags", "RECORD", "WHEEL", "modes", "twine", "check-wheel-contents", "arch",
-                              "build-paths", "run", "pip", "uv"],
+    "x86_64-unknown-linux-gnu": ["tags", "RECORD", "WHEEL", "modes", "twine", "check-wheel-contents", "sbom",
+                                 "version", "arch", "glibc", "build-paths", "auditwheel", "run", "console-script",
+                                 "install", "pip", "uv"],
+    "x86_64-apple-darwin": ["tags", "RECORD", "WHEEL", "modes", "twine", "check-wheel-contents", "sbom", "version",
+                            "arch", "macos-min", "build-paths", "delocate", "run", "install", "pip", "uv"],
+    "x86_64-pc-windows-gnu": ["tags", "RECORD", "WHEEL", "modes", "twine", "check-wheel-contents", "sbom", "version",
+                              "arch", "build-paths", "run", "install", "pip", "uv"],
 }
 
 
@@ -70,11 +71,11 @@ def test_every_check_that_applies_ran(clean_run: Run, target: str) -> None:
 def test_the_table_says_how_each_binary_ran(clean_run: Run) -> None:
     out = clean_run.stdout
     assert out.splitlines()[0].split() == ["wheel", "check", "result", "detail"]
-    assert "ran natively: noetl 0.1.0" in out
+    assert f"ran natively: noetl {build_version()}" in out
     assert "ran under wine (wine64" in out
-    assert "ran the console script in a fresh venv: noetl 0.1.0" in out
+    assert f"ran the console script in a fresh venv: noetl {build_version()}" in out
     assert "this host cannot run macOS binaries" in out
-    assert "3 wheels, 38 checks: 37 passed, 0 failed, 1 skipped" in out
+    assert "3 wheels, 47 checks: 46 passed, 0 failed, 1 skipped" in out
     assert "error:" not in out
 
 
@@ -126,4 +127,4 @@ def test_console_script_ignores_pythonpath(built_dist: BuiltDist, tmp_path: Path
     run = cli("x86_64-unknown-linux-gnu", "--only", "console-script", dist=built_dist.path,
               json_path=tmp_path / "v.json", env=env)
     assert run.code == 0, run.stdout + run.stderr
-    assert "ran the console script in a fresh venv: noetl 0.1.0" in run.stdout
+    assert f"ran the console script in a fresh venv: noetl {build_version()}" in run.stdout

@@ -13,7 +13,7 @@ import pytest
 from noetl_build.toolchain import find_lipo
 from noetl_build.verify import WheelReport
 from noetl_build.verify.results import PASS
-from tests.conftest import ROOT, BuiltDist
+from tests.conftest import ROOT, BuiltDist, build_version
 
 from .conftest import Compile, failures
 from .surgery import read, retag, rewrite, strip_code_signature
@@ -90,12 +90,12 @@ def test_soft_float_binary_in_an_armv7_wheel(linux_wheel: Path, compile_c: Compi
 def test_macos_tag_older_than_the_binary(macos_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
     report = verify_one(retag(macos_wheel, tmp_path, ["macosx_10_9_x86_64"]))
     assert_fails(report, "macos-min", "x86_64 slice needs macOS 10.12, newer than the tag's 10.9")
-    assert_fails(report, "delocate", "renamed it to noetl-0.1.0-py3-none-macosx_10_12_x86_64.whl")
+    assert_fails(report, "delocate", f"renamed it to noetl-{build_version()}-py3-none-macosx_10_12_x86_64.whl")
     assert report.result("WHEEL").status == PASS  # retagged consistently: name and WHEEL agree
 
 
 def test_glibc_newer_than_the_tag(linux_wheel: Path, compile_c: Compile, tmp_path: Path, verify_one: Verify) -> None:
-    program = compile_c("x86_64-linux-gnu.2.34", "0.1.0", "-DNEW_GLIBC").read_bytes()
+    program = compile_c("x86_64-linux-gnu.2.34", build_version(), "-DNEW_GLIBC").read_bytes()
     report = verify_one(rewrite(linux_wheel, tmp_path, replace={BINARY: program}))
     assert_fails(report, "glibc", "needs GLIBC_2.34, newer than the tag's glibc 2.17")
     assert_fails(report, "auditwheel", "finds manylinux_2_34_x86_64")
@@ -148,13 +148,14 @@ def test_build_path_in_the_binary(linux_wheel: Path, tmp_path: Path, verify_one:
 def test_binary_prints_another_version(linux_wheel: Path, compile_c: Compile, tmp_path: Path, verify_one: Verify) -> None:
     program = compile_c("x86_64-linux-gnu.2.17", "0.0.9").read_bytes()
     report = verify_one(rewrite(linux_wheel, tmp_path, replace={BINARY: program}))
-    assert_fails(report, "run", "printed 'noetl 0.0.9', expected 'noetl 0.1.0'")
+    assert_fails(report, "run", f"printed 'noetl 0.0.9', expected 'noetl {build_version()}'")
+    assert_fails(report, "version", "noetl/bin/noetl does not carry")
     assert_fails(report, "console-script", "printed 'noetl 0.0.9'")
     assert report.result("glibc").status == PASS and report.result("auditwheel").status == PASS
 
 
 def test_script_instead_of_a_binary(linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
-    script = b"#!/bin/sh\necho noetl 0.1.0\n"
+    script = f"#!/bin/sh\necho noetl {build_version()}\n".encode()
     report = verify_one(rewrite(linux_wheel, tmp_path, replace={BINARY: script}))
     assert_fails(report, "arch", "a script (#!), not an executable")
 

@@ -1,0 +1,315 @@
+"""The project's PEP 517 backend: setuptools for the Python package, cargo for the binary.
+
+`pip install .`, `pip install noetl-X.tar.gz` and `python -m build` all come here. A wheel
+built from source carries the host's `noetl` binary, compiled with the host's cargo
+(`cargo build --release --locked`), at noetl/bin/noetl[.exe], and is tagged for the host
+(py3-none-linux_x86_64, ...): never py3-none-any. With no cargo the build stops with one
+line saying what to install.
+
+Config settings (`pip -C`, `python -m build -C`):
+  binary=none      the generic py3-none-any wheel the matrix retags per target (no cargo)
+  version=X        build as version X (the matrix decides one version per run)
+
+The hooks import only the standard library until the build requirements they asked for
+are installed; errors reach pip as one line (SystemExit), never as a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gzip
+import io
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from setuptools import build_meta as _setuptools
+
+from .errors import BuildError, ConfigError, ToolchainError
+from .source import PKG_INFO, is_sdist, sdist_sources, source_date_epoch, wheel_sources
+
+# Pinned like requirements/build.txt (a test keeps them equal); asked for only when needed.
+COMMITIZEN = "commitizen==4.19.3"
+SBOM_REQUIRES = ["cyclonedx-python-lib[json-validation]==11.12.0", 'tomli>=2; python_version < "3.11"']
+
+NO_CARGO = (
+    "building noetl from source compiles its Rust binary, and no cargo was found: install Rust "
+    "(https://rustup.rs, or your system's package, e.g. apt-get install cargo) or set CARGO, then retry"
+)
+NO_UI = (
+    "the sdist ships the built web UI and noetl/core/ui/index.html is missing: build it first "
+    "(nox -s sdist does, or: cd ui-src && npm ci && npm run build)"
+)
+# The minimum macOS a binary gets from cargo when MACOSX_DEPLOYMENT_TARGET is not set.
+RUST_DEFAULT_MACOS = {"x86_64": "10.12", "arm64": "11.0"}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _one_line_errors(hook: F) -> F:
+    @functools.wraps(hook)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return hook(*args, **kwargs)
+        except BuildError as exc:
+            raise SystemExit(f"error: {exc}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Settings:
+    binary: bool
+    version: str | None
+
+    @classmethod
+    def parse(cls, config: Mapping[str, Any] | None) -> Settings:
+        config = config or {}
+        binary = str(config.get("binary", "host"))
+        if binary not in ("host", "none"):
+            raise ConfigError(f"config setting binary={binary!r}: use binary=host (default) or binary=none")
+        version = config.get("version")
+        return cls(binary == "host", str(version) if version else None)
+
+
+def _root() -> Path:
+    return Path.cwd()
+
+
+def _needs_commitizen(root: Path, settings: Settings) -> bool:
+    """A checkout derives its version from its history (commitizen); an sdist carries it."""
+    return settings.version is None and not is_sdist(root) and (root / ".git").exists()
+
+
+def _requires(settings: Settings) -> list[str]:
+    """Beyond the static setuptools and wheel (setuptools' own hooks would run egg_info in the
+    source tree just to answer [])."""
+    return [*SBOM_REQUIRES, *([COMMITIZEN] if _needs_commitizen(_root(), settings) else [])]
+
+
+def _version(root: Path, settings: Settings) -> str:
+    from .version import build_version, read_package_version
+
+    if settings.version:
+        return settings.version
+    return read_package_version(root) if is_sdist(root) else build_version(root)
+
+
+@contextlib.contextmanager
+def _staged(root: Path, version: str, epoch: int) -> Iterator[Path]:
+    """A copy of the wheel's sources carrying ``version``, as cwd: the source tree is never written."""
+    from .version import write_package_version
+
+    with tempfile.TemporaryDirectory(prefix="noetl-pep517-") as tmp:
+        stage = Path(tmp) / "src"
+        for path in wheel_sources(root):
+            dest = stage / path.relative_to(root)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest)
+        write_package_version(stage / "noetl" / "__init__.py", version)
+        previous = os.getcwd()
+        saved_epoch = os.environ.get("SOURCE_DATE_EPOCH")
+        os.chdir(stage)
+        os.environ["SOURCE_DATE_EPOCH"] = str(epoch)
+        try:
+            yield stage
+        finally:
+            os.chdir(previous)
+            if saved_epoch is None:
+                os.environ.pop("SOURCE_DATE_EPOCH", None)
+            else:
+                os.environ["SOURCE_DATE_EPOCH"] = saved_epoch
+
+
+# --- the host binary --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HostBinary:
+    path: Path
+    triple: str  # the Rust target it was compiled for
+
+
+def _cargo() -> str:
+    cargo = os.environ.get("CARGO") or shutil.which("cargo")
+    if not cargo:
+        raise ToolchainError(NO_CARGO)
+    return cargo
+
+
+def _host_triple(cargo: str) -> str:
+    try:
+        out = subprocess.run([cargo, "-vV"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        raise ToolchainError(f"'{cargo} -vV' failed: {NO_CARGO}") from None
+    for line in out.splitlines():
+        if line.startswith("host:"):
+            return line.split(":", 1)[1].strip()
+    raise ToolchainError(f"'{cargo} -vV' names no host target; is it Rust's cargo?")
+
+
+def _rustflags(root: Path) -> str:
+    """The user's rustflags plus path remaps, so the binary holds no build-machine paths."""
+    if "CARGO_ENCODED_RUSTFLAGS" in os.environ:
+        flags = [f for f in os.environ["CARGO_ENCODED_RUSTFLAGS"].split("\x1f") if f]
+    else:
+        flags = os.environ.get("RUSTFLAGS", "").split()
+    cargo_home = Path(os.environ.get("CARGO_HOME", Path.home() / ".cargo"))
+    flags += [f"--remap-path-prefix={root}=/noetl", f"--remap-path-prefix={cargo_home}=/cargo"]
+    return "\x1f".join(flags)
+
+
+def compile_host_binary(root: Path, *, version: str, epoch: int) -> HostBinary:
+    """`cargo build --release --locked` of noetlctl/ for this host, reporting the version."""
+    cargo = _cargo()
+    triple = _host_triple(cargo)
+    target_dir = Path(os.environ.get("CARGO_TARGET_DIR") or root / "build" / "pep517-cargo")
+    cmd = [cargo, "build", "--release", "--locked", "--manifest-path", str(root / "noetlctl" / "Cargo.toml"),
+           "--target-dir", str(target_dir)]
+    env = {**os.environ, "NOETL_BUILD_VERSION": version, "SOURCE_DATE_EPOCH": str(epoch),
+           "CARGO_ENCODED_RUSTFLAGS": _rustflags(root)}
+    env.pop("RUSTFLAGS", None)
+    print(f"noetl: compiling the noetl binary {version} for {triple} with {cargo}", file=sys.stderr, flush=True)
+    try:
+        returncode = subprocess.run(cmd, env=env, stdout=sys.stderr, check=False).returncode
+    except OSError as exc:
+        raise ToolchainError(f"cannot run {cargo}: {exc.strerror}; {NO_CARGO}") from None
+    if returncode != 0:
+        raise BuildError(
+            f"cargo build --release --locked failed (exit {returncode}); its output is above "
+            "(noetl needs a recent stable Rust: rustup update)"
+        )
+    binary = target_dir / "release" / ("noetl.exe" if os.name == "nt" else "noetl")
+    if not binary.is_file():
+        raise BuildError(f"cargo build succeeded but left no {binary}")
+    return HostBinary(binary, triple)
+
+
+def host_platform_tag() -> str:
+    """The wheel platform tag of this machine, for a binary cargo built here with its defaults.
+
+    linux_<arch> / win_<arch> as bdist_wheel names them (no manylinux claim: nothing audited
+    this build); on macOS the binary's own minimum (MACOSX_DEPLOYMENT_TARGET, else Rust's
+    default) and the machine's one architecture, not the Python build's (10.9, universal2).
+    """
+    plat = sysconfig.get_platform()
+    if plat.startswith("macosx-"):
+        arch = platform.machine()
+        minimum = os.environ.get("MACOSX_DEPLOYMENT_TARGET") or RUST_DEFAULT_MACOS.get(arch, "11.0")
+        major, _, minor = minimum.partition(".")
+        return f"macosx_{major}_{minor or 0}_{arch}"
+    return plat.replace("-", "_").replace(".", "_")
+
+
+# --- the sdist ----------------------------------------------------------------------------
+
+
+def write_sdist(path: Path, prefix: str, members: Mapping[str, bytes], *, epoch: int) -> None:
+    """A reproducible .tar.gz: sorted members, fixed times, owners and modes, no gzip name."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=epoch, compresslevel=9) as gz:
+            with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                for name in sorted(members):
+                    data = members[name]
+                    info = tarfile.TarInfo(f"{prefix}/{name}")
+                    info.size, info.mtime, info.mode = len(data), epoch, 0o644
+                    info.uid = info.gid = 0
+                    info.uname = info.gname = ""
+                    tar.addfile(info, io.BytesIO(data))
+    tmp.replace(path)
+
+
+def _metadata(root: Path, version: str, epoch: int) -> bytes:
+    with _staged(root, version, epoch) as stage:
+        (stage / "meta").mkdir()
+        name = str(_setuptools.prepare_metadata_for_build_wheel(str(stage / "meta")))
+        return (stage / "meta" / name / "METADATA").read_bytes()
+
+
+def _sdist_members(root: Path, version: str, epoch: int) -> dict[str, bytes]:
+    from .sbom import SBOM_NAME, build_sbom
+    from .version import write_package_version
+
+    if not (root / "noetl" / "core" / "ui" / "index.html").is_file():
+        raise BuildError(NO_UI)
+    members = {str(p.relative_to(root)): p.read_bytes() for p in sdist_sources(root)}
+    with tempfile.TemporaryDirectory() as tmp:
+        init = Path(tmp) / "__init__.py"
+        init.write_bytes(members["noetl/__init__.py"])
+        write_package_version(init, version)
+        members["noetl/__init__.py"] = init.read_bytes()
+    members[PKG_INFO] = _metadata(root, version, epoch)
+    members[f"sboms/{SBOM_NAME}"] = build_sbom(root, version=version, epoch=epoch, rust_targets=None, subject="sdist")
+    return members
+
+
+# --- the PEP 517 hooks ----------------------------------------------------------------------
+
+
+@_one_line_errors
+def get_requires_for_build_wheel(config_settings: Mapping[str, Any] | None = None) -> list[str]:
+    return _requires(Settings.parse(config_settings))
+
+
+@_one_line_errors
+def get_requires_for_build_sdist(config_settings: Mapping[str, Any] | None = None) -> list[str]:
+    return _requires(Settings.parse(config_settings))
+
+
+@_one_line_errors
+def prepare_metadata_for_build_wheel(
+    metadata_directory: str, config_settings: Mapping[str, Any] | None = None
+) -> str:
+    root = _root()
+    settings = Settings.parse(config_settings)
+    with _staged(root, _version(root, settings), source_date_epoch(root)):
+        return str(_setuptools.prepare_metadata_for_build_wheel(metadata_directory))
+
+
+@_one_line_errors
+def build_wheel(
+    wheel_directory: str, config_settings: Mapping[str, Any] | None = None,
+    metadata_directory: str | None = None,
+) -> str:
+    from .sbom import build_sbom
+    from .wheels import finish_wheel
+
+    root = _root()
+    settings = Settings.parse(config_settings)
+    version = _version(root, settings)
+    epoch = source_date_epoch(root)
+    binary = compile_host_binary(root, version=version, epoch=epoch) if settings.binary else None
+    targets = (binary.triple,) if binary else ()
+    subject = f"wheel built from source for {binary.triple}" if binary else "generic wheel"
+    sbom = build_sbom(root, version=version, epoch=epoch, rust_targets=targets, subject=subject)
+    with _staged(root, version, epoch) as stage:
+        pure = stage / "out" / _setuptools.build_wheel(str(stage / "out"))
+        final = finish_wheel(
+            pure, stage / "finish", sbom=sbom, epoch=epoch, log=None, what="noetl",
+            binary=binary.path if binary else None, binary_name=binary.path.name if binary else "noetl",
+            platform_tag=host_platform_tag() if binary else None,
+        )
+        shutil.copyfile(final, Path(wheel_directory) / final.name)
+    return final.name
+
+
+@_one_line_errors
+def build_sdist(sdist_directory: str, config_settings: Mapping[str, Any] | None = None) -> str:
+    root = _root()
+    version = _version(root, Settings.parse(config_settings))
+    epoch = source_date_epoch(root)
+    prefix = f"noetl-{version}"
+    path = Path(sdist_directory) / f"{prefix}.tar.gz"
+    write_sdist(path, prefix, _sdist_members(root, version, epoch), epoch=epoch)
+    return path.name
