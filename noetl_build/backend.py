@@ -79,7 +79,21 @@ class Settings:
         if binary not in ("host", "none"):
             raise ConfigError(f"config setting binary={binary!r}: use binary=host (default) or binary=none")
         version = config.get("version")
-        return cls(binary == "host", str(version) if version else None)
+        return cls(binary == "host", _normal_version(str(version)) if version else None)
+
+
+def _normal_version(version: str) -> str:
+    """``version`` if it is a PEP 440 version in normal form (what file names and METADATA say)."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        normal = str(Version(version))
+    except InvalidVersion:
+        normal = ""
+    if normal != version:
+        shown = version.encode("unicode_escape").decode()[:80]
+        raise ConfigError(f"config setting version={shown!r} is not a PEP 440 version in normal form")
+    return version
 
 
 def _root() -> Path:

@@ -6,8 +6,8 @@ It lists, under the root component (the noetl application at ``version``):
 
 - the Rust crates compiled into the binary for ``rust_targets`` (the union over a universal2
   wheel's slices; ``()``: no binary, no crates; ``None``: the sdist, every crate any platform
-  can need), from ``cargo metadata`` walked along normal dependencies with cargo's feature
-  rules re-applied (see ``_FeatureResolver``), hashed with Cargo.lock's checksums;
+  can need), as cargo's feature resolver decides them (``cargo tree -e normal --target T``),
+  licensed as ``cargo metadata`` says, hashed with Cargo.lock's checksums;
 - the npm packages bundled into the web UI: the non-dev packages of ui-src/package-lock.json;
 - the Python requirements of pyproject.toml, which pip installs (they are not bundled).
 
@@ -20,12 +20,13 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,8 @@ BUNDLED_PROPERTY = "noetl:bundled"
 _SERIAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://noetl.io/sbom")
 _PLACEHOLDER_SERIAL = uuid.UUID(int=0)
 _CARGO_TIMEOUT = 600  # cargo metadata may have to download crate manifests first
+# A line of `cargo tree --prefix depth -f '{p}'`: "3serde v1.0.228 (*)" (a crate name never starts with a digit).
+_TREE_LINE = re.compile(r"(?P<depth>[0-9]+)(?P<name>[^\s0-9]\S*) v(?P<version>\S+)")
 _NPM_HASHES = {"sha512": HashAlgorithm.SHA_512, "sha384": HashAlgorithm.SHA_384,
                "sha256": HashAlgorithm.SHA_256, "sha1": HashAlgorithm.SHA_1}
 
@@ -72,13 +75,16 @@ def sbom_member(dist_info: str) -> str:
     return f"{dist_info}/{SBOM_DIR}/{SBOM_NAME}"
 
 
+Package = tuple[str, str]  # (name, version)
+
+
 @dataclass(frozen=True)
 class Crate:
     name: str
     version: str
     license: str | None  # SPDX expression, as cargo metadata gives it ("/" read as OR)
     checksum: str | None  # Cargo.lock's sha256 (hex); None for path/git packages
-    depends_on: frozenset[tuple[str, str]] = frozenset()  # (name, version) of its normal dependencies
+    depends_on: frozenset[Package] = frozenset()  # (name, version) of its normal dependencies
 
     @property
     def purl(self) -> str:
@@ -104,7 +110,7 @@ class Crates:
     """The crates of a binary: each one, and which of them the root package uses directly."""
 
     crates: tuple[Crate, ...]
-    direct: frozenset[tuple[str, str]]
+    direct: frozenset[Package]
 
 
 def build_sbom(
@@ -145,36 +151,87 @@ def cargo_program() -> str:
 
 
 def rust_crates(root: Path, rust_targets: Sequence[str] | None) -> Crates:
-    """The crates compiled into the binary for ``rust_targets`` (their union), the root excluded."""
+    """The crates compiled into the binary for ``rust_targets`` (their union), the root excluded.
+
+    Which crates, and what each depends on, is cargo's own feature resolver's answer:
+    ``cargo tree -e normal --target T`` per slice (``--target all`` for ``None``). cargo
+    metadata only supplies each crate's license, Cargo.lock its checksum.
+    """
     if rust_targets is not None and not rust_targets:
         return Crates((), frozenset())
-    checksums = _lock_checksums(root / "noetlctl" / "Cargo.lock")
-    slices: Sequence[str | None] = rust_targets if rust_targets is not None else [None]
-    found: dict[tuple[str, str], Crate] = {}
-    direct: set[tuple[str, str]] = set()
-    for rust_target in slices:
-        metadata = _cargo_metadata(root, rust_target)
-        resolver = _FeatureResolver(metadata)
-        packages = resolver.packages
-        for package_id, edges in resolver.edges.items():
-            if package_id == resolver.root:
-                direct.update(_key(packages[e]) for e in edges)
-                continue
-            package = packages[package_id]
-            key = _key(package)
-            depends_on = frozenset(_key(packages[e]) for e in edges)
-            earlier = found.get(key)
-            if earlier is not None:  # another slice: the same crate, perhaps with more dependencies
-                depends_on |= earlier.depends_on
-            found[key] = Crate(
-                name=package["name"], version=package["version"], license=_license(package.get("license")),
-                checksum=checksums.get(key), depends_on=depends_on,
-            )
-    return Crates(tuple(found[k] for k in sorted(found)), frozenset(direct))
+    trees = [_cargo_tree(root, rust_target) for rust_target in (["all"] if rust_targets is None else rust_targets)]
+    edges: dict[Package, set[Package]] = {}
+    for tree in trees:
+        for package, depends_on in tree.edges.items():
+            edges.setdefault(package, set()).update(depends_on)
+    top = trees[0].root
+    licenses, checksums = _cargo_licenses(root), _lock_checksums(root / "noetlctl" / "Cargo.lock")
+    crates = tuple(_crate(key, edges[key], licenses, checksums) for key in sorted(edges) if key != top)
+    return Crates(crates, frozenset(edges[top]))
 
 
-def _key(package: Mapping[str, Any]) -> tuple[str, str]:
-    return str(package["name"]), str(package["version"])
+@dataclass(frozen=True)
+class CargoTree:
+    """A dependency graph as ``cargo tree --prefix depth`` prints it."""
+
+    root: Package
+    edges: Mapping[Package, frozenset[Package]]  # every package, the root too: its dependencies
+
+
+def cargo_tree_graph(text: str) -> CargoTree:
+    """The output of ``cargo tree --prefix depth -f '{p}'`` as a graph.
+
+    Each line is ``<depth><name> v<version>[ (<source>)][ (proc-macro)][ (*)]``, the root at
+    depth 0; a line's parent is the nearest line above it one level up. ``(*)`` marks a
+    package whose dependencies were printed where it first appeared (one without any is
+    repeated unmarked), so each edge is printed at least once, and what follows the version
+    can be ignored.
+    """
+    path: list[Package] = []  # the ancestors of the current line, the root first
+    edges: dict[Package, set[Package]] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            depth, package = _tree_line(number, line)
+            if depth > len(path) or (depth == 0 and path):
+                expected = "0 (the root)" if not path else "1" if len(path) == 1 else f"1 to {len(path)}"
+                raise SbomError(f"cargo tree line {number} is at depth {depth}, expected {expected}: {line!r}")
+            del path[depth:]
+            if path:
+                edges[path[-1]].add(package)
+            edges.setdefault(package, set())
+            path.append(package)
+    if not edges:
+        raise SbomError("cargo tree printed no packages")
+    root = next(iter(edges))
+    return CargoTree(root, {package: frozenset(deps) for package, deps in edges.items()})
+
+
+def _tree_line(number: int, line: str) -> tuple[int, Package]:
+    """``12serde v1.0.228 (*)`` -> (12, ("serde", "1.0.228"))."""
+    match = _TREE_LINE.match(line)
+    if match is None:
+        raise SbomError(f"cargo tree line {number} is not '<depth><name> v<version>': {line!r}")
+    return int(match["depth"]), (match["name"], match["version"])
+
+
+def _crate(key: Package, depends_on: Iterable[Package], licenses: Mapping[Package, str | None],
+           checksums: Mapping[Package, str]) -> Crate:
+    if key not in licenses:
+        raise SbomError(f"cargo tree lists {key[0]} {key[1]}, cargo metadata does not")
+    return Crate(name=key[0], version=key[1], license=licenses[key], checksum=checksums.get(key),
+                 depends_on=frozenset(depends_on))
+
+
+def _cargo_tree(root: Path, rust_target: str) -> CargoTree:
+    """cargo's feature resolver's answer for one target (``all``: every platform)."""
+    return cargo_tree_graph(_cargo(root, "tree", "-e", "normal", "--target", rust_target,
+                                   "--prefix", "depth", "-f", "{p}"))
+
+
+def _cargo_licenses(root: Path) -> dict[Package, str | None]:
+    """Each package's license, by (name, version): one cargo metadata over every platform."""
+    metadata = json.loads(_cargo(root, "metadata", "--format-version", "1"))
+    return {(str(p["name"]), str(p["version"])): _license(p.get("license")) for p in metadata["packages"]}
 
 
 def _license(text: object) -> str | None:
@@ -184,7 +241,7 @@ def _license(text: object) -> str | None:
     return " OR ".join(part.strip() for part in text.split("/")) if "/" in text else text.strip()
 
 
-def _lock_checksums(lock: Path) -> dict[tuple[str, str], str]:
+def _lock_checksums(lock: Path) -> dict[Package, str]:
     try:
         data = tomllib.loads(lock.read_text())
     except FileNotFoundError:
@@ -194,149 +251,20 @@ def _lock_checksums(lock: Path) -> dict[tuple[str, str], str]:
     return {(p["name"], p["version"]): p["checksum"] for p in data.get("package", []) if "checksum" in p}
 
 
-def _cargo_metadata(root: Path, rust_target: str | None) -> dict[str, Any]:
+def _cargo(root: Path, subcommand: str, *args: str) -> str:
+    """``cargo <subcommand> --locked`` on noetlctl/Cargo.toml: its stdout, or SbomError with cargo's reason."""
     manifest = root / "noetlctl" / "Cargo.toml"
-    command = [cargo_program(), "metadata", "--locked", "--format-version", "1", "--manifest-path", str(manifest)]
-    if rust_target is not None:
-        command += ["--filter-platform", rust_target]
-    env = {**os.environ, "CARGO_TERM_COLOR": "never"}
+    command = [cargo_program(), subcommand, "--locked", "--color", "never", "--manifest-path", str(manifest), *args]
+    what = " ".join(["cargo", subcommand, *args])
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=_CARGO_TIMEOUT, check=False)
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=_CARGO_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
-        raise SbomError(f"cargo metadata for {rust_target or 'every platform'} timed out after {_CARGO_TIMEOUT} s") from None
+        raise SbomError(f"'{what}' timed out after {_CARGO_TIMEOUT} s") from None
     if proc.returncode != 0:
         lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
         reason = next((line for line in lines if line.startswith("error")), lines[-1] if lines else "no output")
-        raise SbomError(f"cargo metadata for {rust_target or 'every platform'} failed: {reason}")
-    data: dict[str, Any] = json.loads(proc.stdout)
-    return data
-
-
-@dataclass
-class _FeatureResolver:
-    """Which packages a build really compiles: cargo's feature rules, applied to cargo metadata.
-
-    cargo metadata's resolve graph comes from the dependency resolver, which treats a weak
-    feature ``dep?/feat`` as if it enabled ``dep`` (rust-lang/cargo#10801): reqwest's
-    ``quinn?/ring`` alone puts quinn and 13 more crates in it that no build compiles. So the
-    graph is walked from the root the way the feature resolver does: normal dependencies only
-    (dev and build dependencies never reach the binary), an optional dependency only once a
-    feature enables it (``dep:x``, ``x/f``, or its implicit feature ``x``), ``x?/f`` only if
-    ``x`` is enabled by something else. Which declarations apply to the platform is cargo's
-    own verdict: ``--filter-platform`` drops the dependency kinds of other platforms.
-    """
-
-    metadata: Mapping[str, Any]
-    packages: dict[str, Mapping[str, Any]] = field(init=False)
-    nodes: dict[str, Mapping[str, Any]] = field(init=False)
-    root: str = field(init=False)
-    features: dict[str, set[str]] = field(init=False, default_factory=dict)
-    enabled: dict[str, set[str]] = field(init=False, default_factory=dict)  # optional deps switched on
-    weak: dict[str, dict[str, set[str]]] = field(init=False, default_factory=dict)  # x?/f waiting for x
-    edges: dict[str, set[str]] = field(init=False, default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.packages = {p["id"]: p for p in self.metadata["packages"]}
-        self.nodes = {n["id"]: n for n in self.metadata["resolve"]["nodes"]}
-        root = self.metadata["resolve"].get("root")
-        if not root:
-            raise SbomError("cargo metadata names no root package (is noetlctl/Cargo.toml a virtual workspace?)")
-        self.root = root
-        self.activate(root, ["default"])
-
-    def activate(self, package_id: str, features: Iterable[str]) -> None:
-        if package_id not in self.features:
-            self.features[package_id] = set()
-            self.enabled[package_id] = set()
-            self.weak[package_id] = {}
-            self.edges[package_id] = set()
-            for declared in self._normal(package_id):
-                if not declared.get("optional"):
-                    self._use(package_id, declared)
-        for feature in features:
-            self.feature(package_id, feature)
-
-    def feature(self, package_id: str, feature: str) -> None:
-        if "/" in feature or feature.startswith("dep:"):  # a dependency's own feature list may say "x/f"
-            self._item(package_id, feature)
-            return
-        if feature in self.features[package_id]:
-            return
-        self.features[package_id].add(feature)
-        table: Mapping[str, list[str]] = self.packages[package_id].get("features", {})
-        if feature in table:
-            for item in table[feature]:
-                self._item(package_id, item)
-        elif any(_dep_name(d) == feature and d.get("optional") for d in self._normal(package_id)):
-            self._enable(package_id, feature)  # an implicit feature (older manifests)
-
-    def _item(self, package_id: str, item: str) -> None:
-        if item.startswith("dep:"):
-            self._enable(package_id, item[4:])
-        elif "/" in item:
-            dep, feature = item.split("/", 1)
-            if dep.endswith("?"):
-                dep = dep[:-1]
-                self.weak[package_id].setdefault(dep, set()).add(feature)
-                if dep in self.enabled[package_id]:
-                    self._dep_feature(package_id, dep, feature)
-            else:
-                if any(_dep_name(d) == dep and d.get("optional") for d in self._normal(package_id)):
-                    self._enable(package_id, dep)
-                self._dep_feature(package_id, dep, feature)
-        else:
-            self.feature(package_id, item)
-
-    def _enable(self, package_id: str, dep: str) -> None:
-        if dep in self.enabled[package_id]:
-            return
-        self.enabled[package_id].add(dep)
-        for declared in self._normal(package_id):
-            if _dep_name(declared) == dep and declared.get("optional"):
-                self._use(package_id, declared)
-        for feature in sorted(self.weak[package_id].get(dep, ())):
-            self._dep_feature(package_id, dep, feature)
-
-    def _dep_feature(self, package_id: str, dep: str, feature: str) -> None:
-        for declared in self._normal(package_id):
-            if _dep_name(declared) == dep and (not declared.get("optional") or dep in self.enabled[package_id]):
-                target = self._resolved(package_id, declared)
-                if target is not None:
-                    self.activate(target, [feature])
-
-    def _use(self, package_id: str, declared: Mapping[str, Any]) -> None:
-        target = self._resolved(package_id, declared)
-        if target is None:  # a declaration for another platform
-            return
-        self.edges[package_id].add(target)
-        wanted = list(declared.get("features", []))
-        if declared.get("uses_default_features", True):
-            wanted.append("default")
-        self.activate(target, wanted)
-
-    def _normal(self, package_id: str) -> list[Mapping[str, Any]]:
-        return [d for d in self.packages[package_id]["dependencies"] if d.get("kind") is None]
-
-    def _resolved(self, package_id: str, declared: Mapping[str, Any]) -> str | None:
-        """The package a declaration resolved to on this platform; None if it does not apply here."""
-        kind = {"kind": declared.get("kind"), "target": declared.get("target")}
-        found = [
-            entry for entry in self.nodes[package_id]["deps"]
-            if self.packages[entry["pkg"]]["name"] == declared["name"]
-            and any(k.get("kind") == kind["kind"] and k.get("target") == kind["target"] for k in entry["dep_kinds"])
-        ]
-        if len(found) > 1:
-            extern = _dep_name(declared).replace("-", "_")
-            found = [entry for entry in found if entry["name"] == extern]
-        if len(found) > 1:
-            raise SbomError(f"cargo metadata: {self.packages[package_id]['name']} has {len(found)} packages for "
-                            f"its dependency '{_dep_name(declared)}'")
-        return str(found[0]["pkg"]) if found else None
-
-
-def _dep_name(declared: Mapping[str, Any]) -> str:
-    """The name features use for a dependency: its rename, else its package name."""
-    return str(declared.get("rename") or declared["name"])
+        raise SbomError(f"'{what}' failed: {reason}")
+    return proc.stdout
 
 
 # --- npm -------------------------------------------------------------------------------------
@@ -483,7 +411,7 @@ def _bom(
             component=application,
             tools=ToolRepository(components=[Component(
                 type=ComponentType.APPLICATION, name="noetl_build.sbom",
-                description="cargo metadata + Cargo.lock, ui-src/package-lock.json, pyproject.toml",
+                description="cargo tree + cargo metadata + Cargo.lock, ui-src/package-lock.json, pyproject.toml",
             )]),
         ),
         components=[*crates.values(), *packages.values(), *requirements],

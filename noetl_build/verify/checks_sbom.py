@@ -1,11 +1,18 @@
 """The sbom check: the wheel's CycloneDX SBOM (PEP 770) is there, recorded, valid and true.
 
-True means: its root is this wheel's version; its crates are exactly the ones `cargo tree`
-says the wheel's target compiles in (the union over a universal2 wheel's slices), each with
-Cargo.lock's checksum; its npm packages are exactly the non-dev packages of
-ui-src/package-lock.json. The crates come from cargo tree on purpose: the generator
-(noetl_build/sbom.py) reads cargo metadata and applies the feature rules itself, and this
-check must not share that code path (docs/sbom.md says why the two differ when done naively).
+True means: its root is this wheel's version; its npm packages are exactly the non-dev
+packages of ui-src/package-lock.json; its crates, each with Cargo.lock's checksum, pass two
+comparisons (per slice of a universal2 wheel, united):
+
+- they are exactly what `cargo tree -e normal --target T` says the target compiles in. The
+  generator (noetl_build/sbom.py) asks cargo tree too, so this catches an SBOM that is stale
+  or was edited, not a mistake of the generator's;
+- they lie within what `cargo metadata --filter-platform T`'s resolve graph allows, a second
+  source the generator does not read: every crate listed is reachable from the root through
+  normal dependencies (a superset: cargo metadata over-reports weak features,
+  rust-lang/cargo#10801), and every crate reachable through non-optional normal dependencies
+  alone is listed (a lower bound). Crates in between are those only an optional dependency
+  brings in, which only the feature resolver (cargo tree) decides.
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +30,15 @@ from cyclonedx.validation.json import JsonStrictValidator
 from packageurl import PackageURL
 
 from ..sbom import SBOM_DIR, SBOM_NAME
+from ..targets import Target
 from .context import Context
 from .results import Result, failed, passed
 from .tools import capture
 
 CHECK = "sbom"
-CARGO_TREE_TIMEOUT = 600  # cargo may have to download crate sources first
+CARGO_TIMEOUT = 600  # cargo may have to download crate sources first
 Package = tuple[str, str]  # (name, version)
+Edge = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]  # (declaring package, resolve-graph dep) -> follow it?
 
 
 def check_sbom(ctx: Context) -> Result:
@@ -62,11 +72,7 @@ def check_sbom(ctx: Context) -> Result:
     if ctx.target is None:
         problems.append("no target in targets.toml fits the wheel, so which crates it compiles in is unknown")
     else:
-        compiled, why = _compiled_in(ctx.layout.crate, ctx.target.rust_targets)
-        if compiled is None:
-            problems.append(f"cannot ask cargo tree which crates {ctx.target.name} compiles in: {why}")
-        else:
-            problems += _difference("crates", set(crates), compiled, f"cargo tree for {ctx.target.name}")
+        problems += _crate_problems(ctx.layout.crate, ctx.target, set(crates))
         problems += _crate_hashes(crates, ctx.layout.crate / "Cargo.lock")
 
     npm = _listed(components, "npm")
@@ -79,7 +85,8 @@ def check_sbom(ctx: Context) -> Result:
     if problems:
         return failed(CHECK, "; ".join(problems))
     return passed(CHECK, f"CycloneDX 1.6, version {version}: {len(crates)} crates as cargo tree for "
-                         f"{ctx.target.name if ctx.target else '?'}, {len(npm)} npm packages as package-lock.json")
+                         f"{ctx.target.name if ctx.target else '?'} and within cargo metadata's bounds, "
+                         f"{len(npm)} npm packages as package-lock.json")
 
 
 def _schema_problem(error: object) -> str:
@@ -104,6 +111,22 @@ def _listed(components: Iterable[Mapping[str, Any]], purl_type: str) -> dict[Pac
     return found
 
 
+def _crate_problems(crate: Path, target: Target, listed: set[Package]) -> list[str]:
+    """The crates listed against cargo tree (exactly) and against cargo metadata (within its bounds)."""
+    problems = []
+    compiled, why = _compiled_in(crate, target.rust_targets)
+    if compiled is None:
+        problems.append(f"cannot ask cargo tree which crates {target.name} compiles in: {why}")
+    else:
+        problems += _difference("crates", listed, compiled, f"cargo tree for {target.name}")
+    bounds, why = metadata_bounds(crate, target.rust_targets)
+    if bounds is None:
+        problems.append(f"cannot ask cargo metadata which crates {target.name} can compile in: {why}")
+    else:
+        problems += bounds.problems(listed, f"cargo metadata for {target.name}")
+    return problems
+
+
 def _compiled_in(crate: Path, rust_targets: Iterable[str]) -> tuple[set[Package] | None, str]:
     """What `cargo tree -e normal --target T` prints for each slice, united, the root left out."""
     cargo = os.environ.get("CARGO") or "cargo"
@@ -111,13 +134,90 @@ def _compiled_in(crate: Path, rust_targets: Iterable[str]) -> tuple[set[Package]
     for rust_target in rust_targets:
         out = capture([cargo, "tree", "--locked", "--manifest-path", crate / "Cargo.toml", "--color", "never",
                        "-e", "normal", "--target", rust_target, "--prefix", "none", "-f", "{p}"],
-                      timeout=CARGO_TREE_TIMEOUT)
+                      timeout=CARGO_TIMEOUT)
         if not out.ok:
             return None, out.failure()
         lines = [line.split() for line in out.stdout.splitlines() if line.strip()]
         root = tuple(lines[0][:2]) if lines else None
         union |= {(words[0], words[1].removeprefix("v")) for words in lines if tuple(words[:2]) != root}
     return union, ""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What cargo metadata's resolve graph allows a binary's crate list to be: ``required`` ⊆ it ⊆ ``possible``."""
+
+    required: frozenset[Package]  # reached from the root through non-optional normal dependencies
+    possible: frozenset[Package]  # reached from the root through any normal dependency
+
+    def problems(self, listed: set[Package], source: str) -> list[str]:
+        outside, lacking = sorted(listed - self.possible), sorted(self.required - listed)
+        problems = []
+        if outside:
+            problems.append(f"crates not among the normal dependencies in {source}: "
+                            f"{_some([f'{n} {v}' for n, v in outside])}")
+        if lacking:
+            problems.append(f"crates missing that non-optional dependencies require ({source}): "
+                            f"{_some([f'{n} {v}' for n, v in lacking])}")
+        return problems
+
+
+def metadata_bounds(crate: Path, rust_targets: Iterable[str] | None) -> tuple[Bounds | None, str]:
+    """``resolve_bounds`` of `cargo metadata --filter-platform T` per slice, united; None: every platform."""
+    cargo = os.environ.get("CARGO") or "cargo"
+    required: set[Package] = set()
+    possible: set[Package] = set()
+    for rust_target in [None] if rust_targets is None else rust_targets:
+        platform = [] if rust_target is None else ["--filter-platform", rust_target]
+        out = capture([cargo, "metadata", "--locked", "--format-version", "1", "--manifest-path", crate / "Cargo.toml",
+                       "--color", "never", *platform], timeout=CARGO_TIMEOUT)
+        if not out.ok:
+            return None, out.failure()
+        metadata = json.loads(out.stdout)
+        if not metadata["resolve"].get("root"):
+            return None, "cargo metadata names no root package (is noetlctl/Cargo.toml a virtual workspace?)"
+        bounds = resolve_bounds(metadata)
+        required |= bounds.required
+        possible |= bounds.possible
+    return Bounds(frozenset(required), frozenset(possible)), ""
+
+
+def resolve_bounds(metadata: Mapping[str, Any]) -> Bounds:
+    """The root's normal dependencies in cargo metadata's resolve graph: the non-optional ones, and all."""
+    packages = {p["id"]: p for p in metadata["packages"]}
+
+    def required(declarer: Mapping[str, Any], dep: Mapping[str, Any]) -> bool:
+        targets = {k.get("target") for k in dep["dep_kinds"] if k.get("kind") is None}
+        name = packages[dep["pkg"]]["name"]
+        return any(_non_optional(d, name, dep["name"], targets) for d in declarer["dependencies"])
+
+    def normal(declarer: Mapping[str, Any], dep: Mapping[str, Any]) -> bool:
+        return any(k.get("kind") is None for k in dep["dep_kinds"])
+
+    return Bounds(_reached(metadata, packages, required), _reached(metadata, packages, normal))
+
+
+def _non_optional(declared: Mapping[str, Any], package: str, extern: str, targets: set[str | None]) -> bool:
+    """``declared`` is a non-optional normal dependency on ``package`` for a platform the graph kept
+    (``targets``: its cfg()s there, None for every platform); ``extern``: the graph's name for it."""
+    rename = declared.get("rename")
+    return (declared.get("kind") is None and not declared.get("optional") and declared["name"] == package
+            and declared.get("target") in targets and (rename is None or rename.replace("-", "_") == extern))
+
+
+def _reached(metadata: Mapping[str, Any], packages: Mapping[str, Mapping[str, Any]],
+             follow: Edge) -> frozenset[Package]:
+    """(name, version) of every package the resolve graph reaches from its root along ``follow``ed edges."""
+    deps = {node["id"]: node["deps"] for node in metadata["resolve"]["nodes"]}
+    root = metadata["resolve"]["root"]
+    seen, todo = {root}, [root]
+    while todo:
+        declarer = todo.pop()
+        for dep in deps[declarer]:
+            if dep["pkg"] not in seen and follow(packages[declarer], dep):
+                seen.add(dep["pkg"])
+                todo.append(dep["pkg"])
+    return frozenset((packages[i]["name"], packages[i]["version"]) for i in seen - {root})
 
 
 def _crate_hashes(crates: Mapping[Package, list[Mapping[str, Any]]], lock: Path) -> list[str]:

@@ -67,10 +67,15 @@ def test_settings() -> None:
     assert backend.Settings.parse({"binary": "none", "version": "1.2.3"}) == backend.Settings(False, "1.2.3")
 
 
-def test_a_bad_setting_is_one_line_for_pip() -> None:
+@pytest.mark.parametrize(("setting", "message"), [
+    ({"binary": "static"}, "error: config setting binary='static'"),
+    ({"version": "v1.0"}, "error: config setting version='v1.0' is not a PEP 440 version in normal form"),
+    ({"version": "1.0\n../x"}, "error: config setting version='1.0\\\\n../x' is not a PEP 440"),
+])
+def test_a_bad_setting_is_one_line_for_pip(setting: dict[str, str], message: str) -> None:
     with pytest.raises(SystemExit) as exc:
-        backend.get_requires_for_build_wheel({"binary": "static"})
-    assert str(exc.value).startswith("error: config setting binary='static'")
+        backend.get_requires_for_build_wheel(setting)
+    assert str(exc.value).startswith(message), str(exc.value)
     assert "\n" not in str(exc.value)
 
 

@@ -12,9 +12,9 @@ import time
 import zipfile
 from pathlib import Path
 
-from tests.conftest import CI_TARGETS, HOST_TARGET, ROOT, BuiltDist, build_wheels
+from tests.conftest import CI_TARGETS, HOST_TARGET, ROOT, BuiltDist, build_version, build_wheels
 
-VERSION = "0.1.0"
+VERSION = build_version()  # derived from this checkout's history (docs/versioning.md)
 # Independently written: the file name each CI target's wheel must have.
 EXPECTED_WHEELS = {
     "x86_64-unknown-linux-gnu": f"noetl-{VERSION}-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
@@ -106,6 +106,25 @@ def test_index_lists_every_wheel_with_its_hash(built_dist: BuiltDist) -> None:
         assert row["size"] == (built_dist.path / row["wheel"]).stat().st_size
         assert row["build_seconds"] >= 0 and row["built_at"]
     assert built_dist.manifest["version"] == VERSION
+
+
+def test_one_version_everywhere(built_dist: BuiltDist, tmp_path: Path) -> None:
+    """File name, METADATA, noetl.__version__, the SBOM and the binary agree, for every wheel."""
+    for target, name in EXPECTED_WHEELS.items():
+        with zipfile.ZipFile(built_dist.path / name) as zf:
+            metadata = zf.read(f"noetl-{VERSION}.dist-info/METADATA").decode()
+            init = zf.read("noetl/__init__.py").decode()
+            sbom = json.loads(zf.read(f"noetl-{VERSION}.dist-info/sboms/noetl.cdx.json"))
+            binary = zf.read(BINARY.get(target, "noetl/bin/noetl"))
+        assert f"\nVersion: {VERSION}\n" in metadata, target
+        assert f'__version__ = "{VERSION}"' in init, target
+        assert sbom["metadata"]["component"]["version"] == VERSION, target
+        assert VERSION.encode() in binary, target  # what `--version` prints after "noetl "
+    host = tmp_path / "noetl"
+    host.write_bytes(binary_of(built_dist.wheel_for(HOST_TARGET), HOST_TARGET)[0])
+    host.chmod(0o755)
+    out = subprocess.run([host, "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"noetl {VERSION}"
 
 
 def test_installed_host_wheel_runs(host_wheel: Path, tmp_path: Path) -> None:

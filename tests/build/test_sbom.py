@@ -1,9 +1,10 @@
-"""noetl_build.sbom on the repository's own crate, UI lock and pyproject.toml (real cargo metadata)."""
+"""noetl_build.sbom on the repository's own crate, UI lock and pyproject.toml (real cargo tree and metadata)."""
 
 from __future__ import annotations
 
 import base64
 import json
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from cyclonedx.validation.json import JsonStrictValidator
 from packageurl import PackageURL
 
 from noetl_build.errors import ToolchainError
-from noetl_build.sbom import SBOM_NAME, build_sbom, sbom_member
+from noetl_build.sbom import SBOM_NAME, SbomError, build_sbom, cargo_tree_graph, sbom_member
+from noetl_build.verify.checks_sbom import metadata_bounds
 from tests.conftest import ROOT
 
 LINUX, WINDOWS = ("x86_64-unknown-linux-gnu",), ("x86_64-pc-windows-gnu",)
@@ -42,6 +44,27 @@ def documents() -> dict[str, Document]:
 def components(document: Document, purl_type: str) -> dict[str, Document]:
     prefix = f"pkg:{purl_type}/"
     return {c["name"]: c for c in document["components"] if c["purl"].startswith(prefix)}
+
+
+def crate_keys(document: Document) -> set[tuple[str, str]]:
+    return {(c["name"], c["version"]) for c in document["components"] if c["purl"].startswith("pkg:cargo/")}
+
+
+def crate_edges(document: Document) -> set[tuple[tuple[str, str], tuple[str, str]]]:
+    """(crate, dependency) for every crate's dependsOn in the document, by (name, version)."""
+    keys = {c["bom-ref"]: (c["name"], c["version"]) for c in document["components"] if c["purl"].startswith("pkg:cargo/")}
+    return {(keys[d["ref"]], keys[r]) for d in document["dependencies"] if d["ref"] in keys for r in d.get("dependsOn", [])}
+
+
+def resolve_edges(rust_target: str | None) -> set[tuple[tuple[str, str], tuple[str, str]]]:
+    """(package, dependency) for every normal dependency in cargo metadata's resolve graph."""
+    platform = [] if rust_target is None else ["--filter-platform", rust_target]
+    metadata = json.loads(subprocess.run(
+        ["cargo", "metadata", "--locked", "--format-version", "1", "--manifest-path", str(ROOT / "noetlctl" / "Cargo.toml"),
+         *platform], capture_output=True, text=True, check=True).stdout)
+    key = {p["id"]: (p["name"], p["version"]) for p in metadata["packages"]}
+    return {(key[node["id"]], key[dep["pkg"]]) for node in metadata["resolve"]["nodes"] for dep in node["deps"]
+            if any(kind["kind"] is None for kind in dep["dep_kinds"])}
 
 
 def lock_packages() -> dict[tuple[str, str], str | None]:
@@ -88,6 +111,109 @@ def test_sdist_has_every_platform(documents: dict[str, Document]) -> None:
     assert sdist >= set(components(documents["linux"], "cargo")) | set(components(documents["windows"], "cargo"))
     assert "wasm-bindgen" in sdist  # every platform means every platform cargo knows, wasm32 included
     assert "quinn" not in sdist
+
+
+@pytest.mark.parametrize(("name", "rust_targets"), [("linux", LINUX), ("windows", WINDOWS), ("universal2", UNIVERSAL2),
+                                                    ("sdist", None)])
+def test_within_cargo_metadatas_bounds(documents: dict[str, Document], name: str,
+                                       rust_targets: tuple[str, ...] | None) -> None:
+    """The generator asks cargo tree; cargo metadata, read independently, bounds its answer from both sides:
+    every crate a non-optional dependency chain requires is listed, every crate listed is a normal dependency."""
+    bounds, why = metadata_bounds(ROOT / "noetlctl", rust_targets)
+    assert bounds is not None, why
+    listed = crate_keys(documents[name])
+    assert bounds.required <= listed <= bounds.possible
+    assert len(bounds.required) < len(listed) < len(bounds.possible)  # both bounds are strict: each can fail
+    assert "quinn" in {n for n, _ in bounds.possible - listed}  # the weak-feature over-report (cargo#10801)
+
+
+@pytest.mark.parametrize(("name", "rust_target"), [("linux", LINUX[0]), ("windows", WINDOWS[0]), ("sdist", None)])
+def test_edges_are_cargo_metadatas(documents: dict[str, Document], name: str, rust_target: str | None) -> None:
+    document = documents[name]
+    edges, resolve = crate_edges(document), resolve_edges(rust_target)
+    assert edges and edges <= resolve
+    root = next(d["dependsOn"] for d in document["dependencies"] if d["ref"] == document["metadata"]["component"]["bom-ref"])
+    direct = {PackageURL.from_string(ref) for ref in root if ref.startswith("pkg:cargo/")}
+    assert {(("noetl", "0.1.0"), (p.name, p.version)) for p in direct} <= resolve
+    assert {"clap", "reqwest"} <= {p.name for p in direct}
+
+
+# Trimmed from `cargo tree --locked -e normal --target all --prefix depth -f '{p}'` on noetlctl/.
+CAPTURED_TREE = """\
+0noetl v0.1.0 (/work/main/noetlctl)
+1clap v4.6.9
+2clap_builder v4.6.7
+3anstream v1.0.0
+4anstyle-query v1.1.5
+5windows-sys v0.61.2
+6windows-link v0.2.1
+2clap_derive v4.6.9 (proc-macro)
+3proc-macro2 v1.0.107
+4unicode-ident v1.0.27
+3quote v1.0.47
+4proc-macro2 v1.0.107 (*)
+1reqwest v0.12.28
+2rustls v0.23.46
+3ring v0.17.14
+4libc v0.2.191
+4windows-sys v0.52.0
+5windows-targets v0.52.6
+3rustls-pki-types v1.16.0
+3rustls-webpki v0.103.17
+4ring v0.17.14 (*)
+4rustls-pki-types v1.16.0 (*)
+1serde_yaml v0.9.34+deprecated
+1windows-sys v0.61.2 (*)
+"""
+
+
+def test_cargo_tree_graph() -> None:
+    """Repeats ("(*)") add an edge but no children; two versions of a crate are two packages; rustls's
+    renamed `pki-types` dependency is printed, and kept, under its package name."""
+    tree = cargo_tree_graph(CAPTURED_TREE)
+    edges = {f"{n} {v}": sorted(f"{d} {w}" for d, w in deps) for (n, v), deps in tree.edges.items()}
+    assert tree.root == ("noetl", "0.1.0")
+    assert edges == {
+        "noetl 0.1.0": ["clap 4.6.9", "reqwest 0.12.28", "serde_yaml 0.9.34+deprecated", "windows-sys 0.61.2"],
+        "clap 4.6.9": ["clap_builder 4.6.7", "clap_derive 4.6.9"],
+        "clap_builder 4.6.7": ["anstream 1.0.0"],
+        "anstream 1.0.0": ["anstyle-query 1.1.5"],
+        "anstyle-query 1.1.5": ["windows-sys 0.61.2"],
+        "windows-sys 0.61.2": ["windows-link 0.2.1"],
+        "windows-link 0.2.1": [],
+        "clap_derive 4.6.9": ["proc-macro2 1.0.107", "quote 1.0.47"],
+        "proc-macro2 1.0.107": ["unicode-ident 1.0.27"],
+        "unicode-ident 1.0.27": [],
+        "quote 1.0.47": ["proc-macro2 1.0.107"],
+        "reqwest 0.12.28": ["rustls 0.23.46"],
+        "rustls 0.23.46": ["ring 0.17.14", "rustls-pki-types 1.16.0", "rustls-webpki 0.103.17"],
+        "ring 0.17.14": ["libc 0.2.191", "windows-sys 0.52.0"],
+        "libc 0.2.191": [],
+        "windows-sys 0.52.0": ["windows-targets 0.52.6"],
+        "windows-targets 0.52.6": [],
+        "rustls-pki-types 1.16.0": [],
+        "rustls-webpki 0.103.17": ["ring 0.17.14", "rustls-pki-types 1.16.0"],
+        "serde_yaml 0.9.34+deprecated": [],
+    }
+
+
+def test_cargo_tree_graph_deep_lines() -> None:
+    chain = "".join(f"{depth}c{depth} v1.0.{depth}\n" for depth in range(13))  # depths 10, 11, 12: two digits
+    edges = cargo_tree_graph(chain).edges
+    assert edges[("c9", "1.0.9")] == {("c10", "1.0.10")} and edges[("c11", "1.0.11")] == {("c12", "1.0.12")}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "cargo tree printed no packages"),
+    ("0noetl v0.1.0\n2serde v1.0.0\n", "cargo tree line 2 is at depth 2, expected 1: '2serde v1.0.0'"),
+    ("1serde v1.0.0\n", "cargo tree line 1 is at depth 1, expected 0 (the root)"),
+    ("0noetl v0.1.0\n0other v0.1.0\n", "cargo tree line 2 is at depth 0, expected 1"),
+    ("0noetl v0.1.0\n1├── serde v1.0.0\n", "cargo tree line 2 is not '<depth><name> v<version>'"),
+])
+def test_cargo_tree_graph_rejects(text: str, message: str) -> None:
+    with pytest.raises(SbomError, match=r"^[^\n]*$") as raised:
+        cargo_tree_graph(text)
+    assert str(raised.value).startswith(message)
 
 
 def test_universal2_is_the_union_of_its_slices(documents: dict[str, Document]) -> None:
@@ -173,3 +299,15 @@ def test_missing_cargo_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ToolchainError, match="no cargo on PATH"):
         sbom(LINUX)
+
+
+def test_cargo_failure_is_one_line(tmp_path: Path) -> None:
+    """A crate with no Cargo.lock: --locked makes cargo refuse to write one; cargo's reason, one line."""
+    (tmp_path / "noetlctl" / "src").mkdir(parents=True)
+    (tmp_path / "noetlctl" / "Cargo.toml").write_text('[package]\nname = "x"\nversion = "0.1.0"\nedition = "2021"\n')
+    (tmp_path / "noetlctl" / "src" / "main.rs").write_text("fn main() {}\n")
+    with pytest.raises(SbomError) as raised:
+        build_sbom(tmp_path, version="0.1.0", epoch=EPOCH, rust_targets=LINUX, subject="test")
+    message = str(raised.value)
+    assert message.startswith(f"'cargo tree -e normal --target {LINUX[0]} --prefix depth -f {{p}}' failed: error: ")
+    assert "\n" not in message

@@ -122,6 +122,26 @@ def test_record_hash_mismatch(linux_wheel: Path, tmp_path: Path, verify_one: Ver
     assert_fails(report, "RECORD", "noetl/__init__.py: sha256 does not match the file")
 
 
+def test_metadata_says_another_version(linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    name = f"noetl-{build_version()}.dist-info/METADATA"
+    metadata = read(linux_wheel, name).replace(f"\nVersion: {build_version()}\n".encode(), b"\nVersion: 9.9.9\n")
+    report = verify_one(rewrite(linux_wheel, tmp_path, replace={name: metadata}))
+    assert_fails(report, "version", f"the file name says {build_version()}, but METADATA says 9.9.9")
+    assert report.result("run").status == PASS  # the binary still prints the file name's version
+
+
+def test_package_says_another_version(macos_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    init = read(macos_wheel, "noetl/__init__.py").replace(build_version().encode(), b"0.0.1")
+    report = verify_one(rewrite(macos_wheel, tmp_path, replace={"noetl/__init__.py": init}))
+    assert_fails(report, "version", "noetl/__init__.py says 0.0.1")
+
+
+def test_no_console_script(linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    name = f"noetl-{build_version()}.dist-info/entry_points.txt"
+    report = verify_one(rewrite(linux_wheel, tmp_path, replace={name: b"[console_scripts]\n"}))
+    assert_fails(report, "install", "no `noetl` console script", "entry_points.txt does not name noetl.cli_wrapper:main")
+
+
 def test_wheel_tag_lines_differ_from_the_filename(linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
     edit = lambda text: text.replace("Tag: py3-none-manylinux2014_x86_64", "Tag: py3-none-manylinux2014_aarch64")  # noqa: E731
     report = verify_one(rewrite(linux_wheel, tmp_path, edit_wheel=edit))

@@ -13,7 +13,7 @@ import pytest
 
 from noetl_build.layout import Layout
 from noetl_build.sbom import build_sbom, sbom_member
-from noetl_build.verify import CHECK_NAMES
+from noetl_build.verify import CHECK_NAMES, checks_sbom
 from noetl_build.verify.results import FAIL, PASS, Result
 from noetl_build.verify.suite import verify_wheel
 from tests.conftest import ROOT
@@ -102,6 +102,19 @@ def lock_version(name: str) -> str:
     return str(version)
 
 
+def lock_checksum(name: str, version: str) -> str:
+    lock = tomllib.loads((ROOT / "noetlctl" / "Cargo.lock").read_text())
+    return str(next(p["checksum"] for p in lock["package"] if (p["name"], p["version"]) == (name, version)))
+
+
+def add_crate(document: dict[str, Any], name: str, version: str) -> None:
+    """A crate component like the generator writes, with Cargo.lock's checksum (so only its presence is wrong)."""
+    purl = f"pkg:cargo/{name}@{version}"
+    document["components"].append({**cargo_component(document, "libc"), "name": name, "version": version,
+                                   "purl": purl, "bom-ref": purl,
+                                   "hashes": [{"alg": "SHA-256", "content": lock_checksum(name, version)}]})
+
+
 # --- right SBOMs pass ---------------------------------------------------------------------
 
 def test_registered() -> None:
@@ -113,7 +126,7 @@ def test_registered() -> None:
 def test_right_sbom_passes(sboms: dict[str, bytes], tmp_path: Path, target_name: str) -> None:
     result = check(make_wheel(tmp_path, target_name, sboms[target_name]), target_name)
     assert result.status == PASS, result
-    assert f"crates as cargo tree for {target_name}" in result.detail
+    assert f"crates as cargo tree for {target_name} and within cargo metadata's bounds" in result.detail
     assert "3 npm packages" in result.detail and "version 0.1.0" in result.detail
 
 
@@ -139,30 +152,73 @@ def test_crate_removed(sboms: dict[str, bytes], tmp_path: Path) -> None:
         document["components"].remove(cargo_component(document, "libc"))
 
     result = check(make_wheel(tmp_path, LINUX, edited(sboms[LINUX], drop_libc)), LINUX)
-    assert_fails(result, f"crates missing (in cargo tree for {LINUX}): libc {lock_version('libc')}")
-    assert "extra" not in result.detail
+    libc = f"libc {lock_version('libc')}"
+    assert_fails(result, f"crates missing (in cargo tree for {LINUX}): {libc}",
+                 f"crates missing that non-optional dependencies require (cargo metadata for {LINUX}): {libc}")
+    assert "extra" not in result.detail and "not among" not in result.detail
 
 
 def test_extra_crate(sboms: dict[str, bytes], tmp_path: Path) -> None:
-    """quinn: what a naive walk of cargo metadata's resolve would add (reqwest's weak quinn?/ring)."""
+    """quinn: what a naive walk of cargo metadata's resolve would add (reqwest's weak quinn?/ring).
+
+    Only cargo tree catches it: cargo metadata's graph has quinn too (rust-lang/cargo#10801), so
+    for its bounds quinn is one of the crates only an optional dependency brings in."""
     version = lock_version("quinn")
-    checksum = next(p["checksum"] for p in tomllib.loads((ROOT / "noetlctl" / "Cargo.lock").read_text())["package"]
-                    if p["name"] == "quinn")
-
-    def add_quinn(document: dict[str, Any]) -> None:
-        quinn = {**cargo_component(document, "libc"), "name": "quinn", "version": version,
-                 "purl": f"pkg:cargo/quinn@{version}", "bom-ref": f"pkg:cargo/quinn@{version}",
-                 "hashes": [{"alg": "SHA-256", "content": checksum}]}
-        document["components"].append(quinn)
-
-    result = check(make_wheel(tmp_path, LINUX, edited(sboms[LINUX], add_quinn)), LINUX)
+    result = check(make_wheel(tmp_path, LINUX, edited(sboms[LINUX], lambda d: add_crate(d, "quinn", version))), LINUX)
     assert_fails(result, f"crates extra (not in cargo tree for {LINUX}): quinn {version}")
-    assert "missing" not in result.detail and "hashes" not in result.detail
+    assert "missing" not in result.detail and "hashes" not in result.detail and "cargo metadata" not in result.detail
+
+
+def test_build_dependency_listed(sboms: dict[str, bytes], tmp_path: Path) -> None:
+    """cc: a build-dependency (of ring); it runs on the build host and never reaches the binary."""
+    version = lock_version("cc")
+    result = check(make_wheel(tmp_path, LINUX, edited(sboms[LINUX], lambda d: add_crate(d, "cc", version))), LINUX)
+    assert_fails(result, f"crates extra (not in cargo tree for {LINUX}): cc {version}",
+                 f"crates not among the normal dependencies in cargo metadata for {LINUX}: cc {version}")
 
 
 def test_linux_sbom_in_the_windows_wheel(sboms: dict[str, bytes], tmp_path: Path) -> None:
     result = check(make_wheel(tmp_path, WINDOWS, sboms[LINUX]), WINDOWS)
-    assert_fails(result, f"crates missing (in cargo tree for {WINDOWS}):", "windows-sys", "windows-link")
+    assert_fails(result, f"crates missing (in cargo tree for {WINDOWS}):", "windows-sys", "windows-link",
+                 f"crates missing that non-optional dependencies require (cargo metadata for {WINDOWS}): windows-link")
+
+
+def test_windows_sbom_in_the_linux_wheel(sboms: dict[str, bytes], tmp_path: Path) -> None:
+    result = check(make_wheel(tmp_path, LINUX, sboms[WINDOWS]), LINUX)
+    assert_fails(result, f"crates extra (not in cargo tree for {LINUX}):", "anstyle-wincon",
+                 f"crates not among the normal dependencies in cargo metadata for {LINUX}:", "windows-sys")
+
+
+def swap_windows_sys(document: dict[str, Any]) -> None:
+    """windows-sys 0.61.2 listed as 0.52.0: a version in Cargo.lock (ring's, on other platforms), not this one's."""
+    component = cargo_component(document, "windows-sys")
+    document["components"].remove(component)
+    add_crate(document, "windows-sys", "0.52.0")
+
+
+def drop_clap(document: dict[str, Any]) -> None:
+    document["components"].remove(cargo_component(document, "clap"))
+
+
+@pytest.mark.parametrize(("target_name", "edit", "words"), [
+    (LINUX, drop_clap, ["crates missing that non-optional dependencies require (cargo metadata for "
+                        f"{LINUX}): clap {lock_version('clap')}"]),
+    (LINUX, lambda d: add_crate(d, "cc", lock_version("cc")),
+     [f"crates not among the normal dependencies in cargo metadata for {LINUX}: cc "]),
+    (WINDOWS, swap_windows_sys, [f"crates not among the normal dependencies in cargo metadata for {WINDOWS}: windows-sys 0.52.0",
+                                 "crates missing that non-optional dependencies require (cargo metadata for "
+                                 f"{WINDOWS}): windows-sys 0.61.2"]),
+], ids=["crate-dropped", "build-dependency-added", "wrong-version"])
+def test_generator_mistake_caught_by_cargo_metadata(sboms: dict[str, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    target_name: str, edit: Edit, words: list[str]) -> None:
+    """A mistake of the generator's own reading of cargo tree: the cargo tree comparison cannot see it
+    (stood in for by a cargo tree that agrees with the SBOM), cargo metadata's bounds do."""
+    sbom = edited(sboms[target_name], edit)
+    listed = {(c["name"], c["version"]) for c in json.loads(sbom)["components"] if c["purl"].startswith("pkg:cargo/")}
+    monkeypatch.setattr(checks_sbom, "_compiled_in", lambda crate, rust_targets: (listed, ""))
+    result = check(make_wheel(tmp_path, target_name, sbom), target_name)
+    assert_fails(result, *words)
+    assert "cargo tree" not in result.detail
 
 
 def test_wrong_version(sboms: dict[str, bytes], tmp_path: Path) -> None:
@@ -221,4 +277,5 @@ def test_dev_npm_package_listed(sboms: dict[str, bytes], tmp_path: Path) -> None
 def test_no_cargo(sboms: dict[str, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     wheel = make_wheel(tmp_path, LINUX, sboms[LINUX])
     monkeypatch.setenv("CARGO", str(tmp_path / "no-cargo"))
-    assert_fails(check(wheel, LINUX), f"cannot ask cargo tree which crates {LINUX} compiles in:", "not found")
+    assert_fails(check(wheel, LINUX), f"cannot ask cargo tree which crates {LINUX} compiles in:", "not found",
+                 f"cannot ask cargo metadata which crates {LINUX} can compile in:")
