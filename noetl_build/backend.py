@@ -46,10 +46,7 @@ NO_CARGO = (
     "building noetl from source compiles its Rust binary, and no cargo was found: install Rust "
     "(https://rustup.rs, or your system's package, e.g. apt-get install cargo) or set CARGO, then retry"
 )
-NO_UI = (
-    "the sdist ships the built web UI and noetl/core/ui/index.html is missing: build it first "
-    "(nox -s sdist does, or: cd ui-src && npm ci && npm run build)"
-)
+NO_UI = "this sdist has no built web UI (noetl/core/ui/index.html): it is broken; make it with nox -s sdist"
 # The minimum macOS a binary gets from cargo when MACOSX_DEPLOYMENT_TARGET is not set.
 RUST_DEFAULT_MACOS = {"x86_64": "10.12", "arm64": "11.0"}
 
@@ -109,6 +106,19 @@ def _requires(settings: Settings) -> list[str]:
     """Beyond the static setuptools and wheel (setuptools' own hooks would run egg_info in the
     source tree just to answer [])."""
     return [*SBOM_REQUIRES, *([COMMITIZEN] if _needs_commitizen(_root(), settings) else [])]
+
+
+def _ensure_ui(root: Path) -> None:
+    """The built UI in noetl/core/ui/: an sdist ships it; a checkout builds it (npm) if stale."""
+    if is_sdist(root):
+        if not (root / "noetl" / "core" / "ui" / "index.html").is_file():
+            raise BuildError(NO_UI)
+        return
+    from .layout import Layout
+    from .ui import build_ui
+
+    if build_ui(Layout.at(root)):
+        print("noetl: built the web UI (npm ci && npm run build in ui-src/)", file=sys.stderr, flush=True)
 
 
 def _version(root: Path, settings: Settings) -> str:
@@ -255,8 +265,7 @@ def _sdist_members(root: Path, version: str, epoch: int) -> dict[str, bytes]:
     from .sbom import SBOM_NAME, build_sbom
     from .version import write_package_version
 
-    if not (root / "noetl" / "core" / "ui" / "index.html").is_file():
-        raise BuildError(NO_UI)
+    _ensure_ui(root)
     members = {str(p.relative_to(root)): p.read_bytes() for p in sdist_sources(root)}
     with tempfile.TemporaryDirectory() as tmp:
         init = Path(tmp) / "__init__.py"
@@ -303,6 +312,8 @@ def build_wheel(
     settings = Settings.parse(config_settings)
     version = _version(root, settings)
     epoch = source_date_epoch(root)
+    if settings.binary:  # (the matrix builds the UI before its generic wheel)
+        _ensure_ui(root)
     binary = compile_host_binary(root, version=version, epoch=epoch) if settings.binary else None
     targets = (binary.triple,) if binary else ()
     subject = f"wheel built from source for {binary.triple}" if binary else "generic wheel"
