@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -19,6 +20,8 @@ from .toolchain import BUILD_STD_CRATES, Choice, find_lipo, missing_tools
 
 EMPTY_ARCHIVE = b"!<arch>\n"
 SHIMS = Path(__file__).with_name("shims")
+CARGO_TOOLS = Path(__file__).resolve().parents[1] / "requirements" / "cargo-tools.txt"
+AUDITABLE = "cargo-auditable"
 
 
 @dataclass(frozen=True)
@@ -29,14 +32,38 @@ class Compiled:
     fresh: bool  # False when an up-to-date binary was reused
 
 
+def pinned_cargo_tool(name: str) -> str:
+    """The version requirements/cargo-tools.txt pins for ``name``."""
+    for line in CARGO_TOOLS.read_text().splitlines():
+        tool, _, version = line.strip().partition("==")
+        if tool == name and version:
+            return version
+    raise ToolchainError(f"{CARGO_TOOLS}: no pin for {name} (a line '{name}==VERSION')")
+
+
+def find_auditable() -> tuple[Path, str]:
+    """cargo-auditable at the pinned version: its path (cargo install puts it in ~/.cargo/bin)."""
+    version = pinned_cargo_tool(AUDITABLE)
+    remedy = f"cargo install --locked --version {version} {AUDITABLE} (bash .ci/setup does)"
+    found = shutil.which(AUDITABLE) or shutil.which(AUDITABLE, path=str(_cargo_home() / "bin"))
+    if not found:
+        raise ToolchainError(f"{AUDITABLE} not found: {remedy}")
+    installed = output(["cargo", "install", "--list"]) or ""
+    if f"{AUDITABLE} v{version}:" not in installed.splitlines():
+        raise ToolchainError(f"{AUDITABLE} {version} is not the one installed ({found}): {remedy}")
+    return Path(found), version
+
+
 @dataclass(frozen=True)
 class ZigTools:
-    """zig (from the `ziglang` wheel) and cargo-zigbuild, both from the running venv."""
+    """zig (from the `ziglang` wheel) and cargo-zigbuild from the running venv; cargo-auditable."""
 
     python: Path
     cargo_zigbuild: Path
     zig_version: str
     zigbuild_version: str
+    auditable: Path
+    auditable_version: str
 
     @classmethod
     def find(cls) -> ZigTools:
@@ -52,7 +79,8 @@ class ZigTools:
         if not zigbuild:
             raise ToolchainError("cargo-zigbuild not found: pip install cargo-zigbuild")
         version = output([zigbuild, "--version"]) or "?"
-        return cls(python, Path(zigbuild), zig_version, version)
+        auditable, auditable_version = find_auditable()
+        return cls(python, Path(zigbuild), zig_version, version, auditable, auditable_version)
 
 
 def zig_target(target: Target) -> str:
@@ -145,7 +173,8 @@ def build_environment(
         rustflags += ["-C", f"link-arg={obj}"]
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RUSTUP_TOOLCHAIN", "CARGO_BUILD"))}
-    path = [str(_toolchain_bin(layout, choice)), str(tools.python.parent), env.get("PATH", "")]
+    path = [str(_toolchain_bin(layout, choice)), str(tools.python.parent), env.get("PATH", ""),
+            str(tools.auditable.parent)]
     env.update(
         PATH=os.pathsep.join(path),
         CARGO=str(choice.toolchain.cargo),
@@ -154,6 +183,10 @@ def build_environment(
         SOURCE_DATE_EPOCH=str(epoch),
         CARGO_TERM_COLOR="never",
         NOETL_BUILD_VERSION=version,  # what `noetl --version` prints
+        # cargo-auditable as rustc's wrapper embeds the crate list (.dep-v0). By bare name: the
+        # wrapper's path enters cargo's -C metadata hash, and so the binary's bytes.
+        RUSTC_WORKSPACE_WRAPPER=AUDITABLE,
+        CARGO_AUDITABLE_ORIG_ARGS=json.dumps({"offline": False, "locked": True, "frozen": False, "config": []}),
     )
     for rust_target in target.rust_targets:
         env[f"CFLAGS_{rust_target.replace('-', '_')}"] = " ".join(cflags)
@@ -186,6 +219,7 @@ def binary_fingerprint(target: Target, choice: Choice, layout: Layout, tools: Zi
             "objcopy": str(choice.toolchain.objcopy),
             "zig": tools.zig_version,
             "cargo-zigbuild": tools.zigbuild_version,
+            "cargo-auditable": tools.auditable_version,
             "version": version,
             "flags-version": 2,  # bump when build_environment changes what it passes
         },

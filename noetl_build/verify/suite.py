@@ -15,6 +15,7 @@ from .checks_binary import check_arch, check_codesign, check_glibc, check_macos_
 from .checks_common import (
     check_build_paths, check_contents, check_modes, check_record, check_tags, check_twine, check_wheel_metadata,
 )
+from .auditable import check_auditable
 from .checks_release import check_install, check_version
 from .checks_sbom import check_sbom
 from .context import Context, prepare
@@ -35,6 +36,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("check-wheel-contents", check_contents),
     ("sbom", check_sbom),
     ("version", check_version),
+    ("auditable", check_auditable),
     ("arch", check_arch),
     ("glibc", check_glibc),
     ("musl", check_musl),
