@@ -136,6 +136,14 @@ def test_package_says_another_version(macos_wheel: Path, tmp_path: Path, verify_
     assert_fails(report, "version", "noetl/__init__.py says 0.0.1")
 
 
+def test_windows_sbom_in_the_linux_wheel(built_dist: BuiltDist, linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    member = f"noetl-{build_version()}.dist-info/sboms/noetl.cdx.json"
+    windows_sbom = read(built_dist.wheel_for(WINDOWS), member)
+    report = verify_one(rewrite(linux_wheel, tmp_path, replace={member: windows_sbom}))
+    assert_fails(report, "auditable", "the SBOM lists crates the binary's build did not", "windows-sys")
+    assert_fails(report, "sbom", "windows-sys")
+
+
 def test_no_console_script(linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
     name = f"noetl-{build_version()}.dist-info/entry_points.txt"
     report = verify_one(rewrite(linux_wheel, tmp_path, replace={name: b"[console_scripts]\n"}))
@@ -170,6 +178,7 @@ def test_binary_prints_another_version(linux_wheel: Path, compile_c: Compile, tm
     report = verify_one(rewrite(linux_wheel, tmp_path, replace={BINARY: program}))
     assert_fails(report, "run", f"printed 'noetl 0.0.9', expected 'noetl {build_version()}'")
     assert_fails(report, "version", "noetl/bin/noetl does not carry")
+    assert_fails(report, "auditable", "carries no cargo-auditable dependency list (.dep-v0)")
     assert_fails(report, "console-script", "printed 'noetl 0.0.9'")
     assert report.result("glibc").status == PASS and report.result("auditwheel").status == PASS
 
