@@ -85,16 +85,25 @@ def read_package_version(root: Path) -> str:
     """__version__ of root/noetl/__init__.py, read with ast (never imported)."""
     path = root / INIT
     try:
-        return str(ast.literal_eval(_version_value(_parse_python(path), path)))
+        source = path.read_bytes()
+    except OSError as exc:
+        raise VersionError(f"cannot read __version__ from {path}: {exc.strerror}") from None
+    return version_in_source(source, str(path))
+
+
+def version_in_source(source: bytes, where: str) -> str:
+    """The string assigned to __version__ in a module's source (a file, or a wheel's member)."""
+    try:
+        return str(ast.literal_eval(_version_value(_parse_python(source, where), where)))
     except ValueError:
-        raise VersionError(f"{path}: __version__ must be a plain string like \"0.1.0\"") from None
+        raise VersionError(f"{where}: __version__ must be a plain string like \"0.1.0\"") from None
 
 
 def write_package_version(init_file: Path, version: str) -> None:
     """Set __version__ in init_file (a staged copy of noetl/__init__.py); every other byte stays."""
     _pep440(version)
     data = init_file.read_bytes()
-    value = _version_value(_parse_python(init_file), init_file)
+    value = _version_value(_parse_python(data, str(init_file)), str(init_file))
     lines = data.splitlines(keepends=True)
     start = sum(map(len, lines[: value.lineno - 1])) + value.col_offset
     end = sum(map(len, lines[: cast(int, value.end_lineno) - 1])) + cast(int, value.end_col_offset)
@@ -128,14 +137,14 @@ def check_agreement(root: Path) -> str:
     )
 
 
-def _parse_python(path: Path) -> ast.Module:
+def _parse_python(source: bytes, where: str) -> ast.Module:
     try:
-        return ast.parse(path.read_bytes(), filename=str(path))
-    except (OSError, SyntaxError) as exc:
-        raise VersionError(f"cannot read __version__ from {path}: {exc}") from None
+        return ast.parse(source, filename=where)
+    except SyntaxError as exc:
+        raise VersionError(f"cannot read __version__ from {where}: {exc}") from None
 
 
-def _version_value(tree: ast.Module, path: Path) -> ast.expr:
+def _version_value(tree: ast.Module, where: str) -> ast.expr:
     """The expression assigned to the first module-level __version__."""
     for node in tree.body:
         if isinstance(node, ast.Assign):
@@ -146,7 +155,7 @@ def _version_value(tree: ast.Module, path: Path) -> ast.expr:
             continue
         if any(isinstance(t, ast.Name) and t.id == "__version__" for t in targets):
             return value
-    raise VersionError(f"{path} has no __version__ = \"X.Y.Z\" line: add one")
+    raise VersionError(f"{where} has no __version__ = \"X.Y.Z\" line: add one")
 
 
 def _toml(root: Path, name: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ act as a machine of the wheel's platform (`--platform`), into a scratch director
 
 from __future__ import annotations
 
-import ast
 import email.policy
 import os
 import sys
@@ -16,6 +15,8 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
+from ..errors import VersionError
+from ..version import version_in_source
 from .context import Context
 from .execution import clean_environment
 from .results import Result, failed, passed
@@ -105,14 +106,6 @@ def _package_version(ctx: Context) -> str | None:
     if not ctx.wheel.member(INIT):
         return None
     try:
-        tree = ast.parse(ctx.wheel.read_member(INIT))
-    except SyntaxError:
+        return version_in_source(ctx.wheel.read_member(INIT), INIT)
+    except VersionError:
         return None
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__version__" for t in node.targets):
-            try:
-                return str(ast.literal_eval(node.value))
-            except ValueError:
-                return None
-    return None
-
