@@ -8,7 +8,8 @@ build itself compiled, written by a tool other than our SBOM generator, and what
 
 The list comes from `cargo metadata`, so with stable cargo it is a superset of what is compiled
 in: weak features such as reqwest's `quinn?/ring` count as enabled (rust-lang/cargo#10801, 14
-extra crates measured). So the check asks: the binary carries the list, and every crate the
+extra crates measured); proc-macros and build scripts' dependencies are in it as
+`kind: build`. So the check asks: the binary carries the list, and every crate the
 SBOM names is in it at the same version: an SBOM crate the build did not know (another
 platform's, say) is a wrong SBOM. That the SBOM misses none is the sbom check's (cargo tree).
 """
@@ -46,7 +47,7 @@ def check_auditable(ctx: Context) -> Result:
         return failed(CHECK, f"{ctx.binary_member}: unreadable cargo-auditable data: {exc}")
     if not lists:
         return failed(CHECK, f"{ctx.binary_member} carries no cargo-auditable dependency list ({SECTION})")
-    embedded = set().union(*(runtime_crates(data) for data in lists))
+    embedded = set().union(*(embedded_crates(data) for data in lists))
     listed, problem = _sbom_crates(ctx)
     if listed is None:
         return failed(CHECK, problem)
@@ -58,15 +59,14 @@ def check_auditable(ctx: Context) -> Result:
     return passed(CHECK, f"{len(embedded)} crates embedded{slices}; all {len(listed)} SBOM crates among them")
 
 
-def runtime_crates(data: Mapping[str, Any]) -> set[Package]:
-    """Crates compiled into the binary per the list: not the root, not build-time (`kind: build`)."""
+def embedded_crates(data: Mapping[str, Any]) -> set[Package]:
+    """Every crate the list names but the root: runtime ones and `kind: build` ones, which
+    include the proc-macros (clap_derive, serde_derive) that cargo tree -e normal, and so the
+    SBOM, list as normal dependencies."""
     packages = data.get("packages")
     if not isinstance(packages, list):
         raise AuditDataError("no 'packages' list")
-    return {
-        (str(p["name"]), str(p["version"])) for p in packages
-        if isinstance(p, dict) and not p.get("root") and p.get("kind", "runtime") == "runtime"
-    }
+    return {(str(p["name"]), str(p["version"])) for p in packages if isinstance(p, dict) and not p.get("root")}
 
 
 def read_audit_data(binary: Path) -> list[dict[str, Any]]:
