@@ -102,10 +102,10 @@ def target_sbom(target: Target, run: Run) -> bytes:
     layout = run.layout
     out = layout.target_dir(target.name) / "sbom.cdx.json"
     stamp = Stamp(layout.target_dir(target.name) / "sbom.json")
-    inputs = [layout.crate / "Cargo.toml", layout.crate / "Cargo.lock", layout.ui_lock,
-              layout.root / "pyproject.toml", Path(__file__).with_name("sbom.py")]
+    inputs = [layout.crate / "Cargo.toml", layout.crate / "Cargo.lock", layout.ui_lock, layout.root / "pyproject.toml"]
     fingerprint = digest(files=inputs, base=layout.root, extra={
-        "version": run.version, "epoch": run.epoch, "rust": target.rust_targets})
+        "version": run.version, "epoch": run.epoch, "rust": target.rust_targets,
+        "generator": sha256_file(Path(__file__).with_name("sbom.py"))})
     if stamp.current(out, fingerprint):
         return out.read_bytes()
     data = build_sbom(layout.root, version=run.version, epoch=run.epoch, rust_targets=target.rust_targets,

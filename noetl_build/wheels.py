@@ -29,8 +29,8 @@ def build_generic_wheel(layout: Layout, *, version: str, epoch: int) -> Path:
     """
     out_dir = layout.build / "generic"
     stamp = Stamp(out_dir / "wheel.json")
-    # the backend (this package) and what its SBOM reads count as inputs too
-    inputs = wheel_sources(layout.root) + files_under(Path(__file__).parent) + [layout.ui_lock]
+    # the backend (the built tree's noetl_build/: backend-path ".") and what its SBOM reads count too
+    inputs = wheel_sources(layout.root) + files_under(layout.root / "noetl_build") + [layout.ui_lock]
     fingerprint = digest(files=inputs, base=layout.root, extra={"epoch": epoch, "version": version})
     wheel = out_dir / str(stamp.read().get("wheel", "-"))
     if stamp.current(wheel, fingerprint):

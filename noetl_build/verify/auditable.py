@@ -45,9 +45,11 @@ def check_auditable(ctx: Context) -> Result:
         lists = read_audit_data(ctx.binary)
     except (AuditDataError, OSError, ValueError) as exc:
         return failed(CHECK, f"{ctx.binary_member}: unreadable cargo-auditable data: {exc}")
-    if not lists:
-        return failed(CHECK, f"{ctx.binary_member} carries no cargo-auditable dependency list ({SECTION})")
-    embedded = set().union(*(embedded_crates(data) for data in lists))
+    missing = [i for i, data in enumerate(lists, 1) if data is None]
+    if not lists or missing:
+        where = f"slice {missing[0]} of {len(lists)} of " if len(lists) > 1 else ""
+        return failed(CHECK, f"{where}{ctx.binary_member} carries no cargo-auditable dependency list ({SECTION})")
+    embedded = set().union(*(embedded_crates(data) for data in lists if data is not None))
     listed, problem = _sbom_crates(ctx)
     if listed is None:
         return failed(CHECK, problem)
@@ -69,8 +71,8 @@ def embedded_crates(data: Mapping[str, Any]) -> set[Package]:
     return {(str(p["name"]), str(p["version"])) for p in packages if isinstance(p, dict) and not p.get("root")}
 
 
-def read_audit_data(binary: Path) -> list[dict[str, Any]]:
-    """The decoded lists of a binary (one per Mach-O slice; one for ELF/PE); [] when absent."""
+def read_audit_data(binary: Path) -> list[dict[str, Any] | None]:
+    """The decoded list of each part of a binary (a Mach-O slice; the one ELF/PE), None where absent."""
     data = binary.read_bytes()
     if data[:4] == b"\x7fELF":
         raw = [_elf(data)]
@@ -78,7 +80,7 @@ def read_audit_data(binary: Path) -> list[dict[str, Any]]:
         raw = [_pe(data)]
     else:
         raw = _macho(binary, data)
-    return [_decode(section) for section in raw if section is not None]
+    return [None if section is None else _decode(section) for section in raw]
 
 
 def _decode(section: bytes) -> dict[str, Any]:
