@@ -42,7 +42,7 @@ def diagnose(targets: Sequence[Target]) -> tuple[list[str], list[Row]]:
         notes.append("MISSING Rust: no toolchain found (rustup, or apt-get install rustc-web cargo-web rust-web-src)")
     try:
         tools = ZigTools.find()
-        notes.append(f"zig {tools.zig_version}; {tools.zigbuild_version}")
+        notes.append(f"zig {tools.zig_version}; {tools.zigbuild_version}; cargo-auditable {tools.auditable_version}")
     except BuildError as exc:
         notes.append(f"MISSING {exc}")
     for tool, why in HOST_TOOLS.items():
