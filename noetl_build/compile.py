@@ -208,11 +208,11 @@ def cargo_command(target: Target, layout: Layout, choice: Choice, tools: ZigTool
 
 
 def binary_fingerprint(target: Target, choice: Choice, layout: Layout, tools: ZigTools, *, version: str) -> str:
-    sources = files_under(layout.crate) + sorted(SHIMS.glob("*.c"))
     return digest(
-        files=sources,
+        files=files_under(layout.crate),
         base=layout.root,
         extra={
+            "shims": {shim.name: sha256_file(shim) for shim in sorted(SHIMS.glob("*.c"))},  # ours, not the tree's
             "target": dict(target.raw),
             "toolchain": choice.toolchain.verbose_version,
             "strategy": choice.strategy,
