@@ -262,7 +262,7 @@ def _metadata(root: Path, version: str, epoch: int) -> bytes:
 
 
 def _sdist_members(root: Path, version: str, epoch: int) -> dict[str, bytes]:
-    from .sbom import SBOM_NAME, build_sbom
+    from .sbom import SBOM_DIR, SBOM_NAME, build_sbom
     from .version import write_package_version
 
     _ensure_ui(root)
@@ -273,7 +273,7 @@ def _sdist_members(root: Path, version: str, epoch: int) -> dict[str, bytes]:
         write_package_version(init, version)
         members["noetl/__init__.py"] = init.read_bytes()
     members[PKG_INFO] = _metadata(root, version, epoch)
-    members[f"sboms/{SBOM_NAME}"] = build_sbom(root, version=version, epoch=epoch, rust_targets=None, subject="sdist")
+    members[f"{SBOM_DIR}/{SBOM_NAME}"] = build_sbom(root, version=version, epoch=epoch, rust_targets=None, subject="sdist")
     return members
 
 

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
@@ -48,13 +49,20 @@ def publish(wheel: Path, dist: Path) -> Path:
     return final
 
 
+def _manifest(dist: Path) -> dict[str, Any]:
+    """dist/manifest.json as written, or {} when it is missing or not a JSON object."""
+    try:
+        data = json.loads((dist / MANIFEST).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def load_entries(dist: Path) -> dict[str, Entry]:
     """The manifest's entries whose wheels are still in dist/, by target."""
     try:
-        data = json.loads((dist / MANIFEST).read_text())
-        rows = data["wheels"]
-        entries = {row["target"]: Entry(**row) for row in rows}
-    except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
+        entries = {row["target"]: Entry(**row) for row in _manifest(dist)["wheels"]}
+    except (KeyError, TypeError):
         return {}
     return {t: e for t, e in entries.items() if (dist / e.wheel).is_file()}
 
@@ -62,19 +70,15 @@ def load_entries(dist: Path) -> dict[str, Entry]:
 def load_sdist(dist: Path) -> Sdist | None:
     """The manifest's sdist if it is still in dist/."""
     try:
-        sdist = Sdist(**json.loads((dist / MANIFEST).read_text())["sdist"])
-    except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
+        sdist = Sdist(**_manifest(dist)["sdist"])
+    except (KeyError, TypeError):
         return None
     return sdist if (dist / sdist.file).is_file() else None
 
 
 def load_meta(dist: Path) -> dict[str, object]:
     """The manifest's run-wide fields (version, source_date_epoch)."""
-    try:
-        data = json.loads((dist / MANIFEST).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
-    return {k: v for k, v in data.items() if k not in ("schema", "wheels", "sdist")} if isinstance(data, dict) else {}
+    return {k: v for k, v in _manifest(dist).items() if k not in ("schema", "wheels", "sdist")}
 
 
 def write_index(

@@ -26,7 +26,7 @@ FALLBACK_EPOCH = 315532800  # 1980-01-01, the earliest time a zip can hold
 
 def _tree(root: Path, name: str) -> list[Path]:
     files = files_under(root / name, skip=SKIPPED.get(name, []))
-    return [f for f in files if f.suffix != ".pyc" and not f.name.endswith(".egg-info")]
+    return [f for f in files if f.suffix != ".pyc"]
 
 
 def _project_files(root: Path) -> list[Path]:

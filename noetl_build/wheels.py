@@ -15,11 +15,10 @@ from .errors import BuildError
 from .fingerprint import Stamp, digest, files_under, sha256_file
 from .layout import Layout
 from .procs import run
-from .sbom import SBOM_NAME
+from .sbom import SBOM_DIR, SBOM_NAME
 from .source import wheel_sources
 
 FILE_MODE, DIR_MODE, EXEC_MODE = 0o644, 0o755, 0o755
-SBOM_DIR = "sboms"
 
 
 def build_generic_wheel(layout: Layout, *, version: str, epoch: int) -> Path:

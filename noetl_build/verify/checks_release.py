@@ -16,6 +16,7 @@ from pathlib import Path
 from packaging.version import InvalidVersion, Version
 
 from ..errors import VersionError
+from ..sbom import sbom_member
 from ..version import version_in_source
 from .context import Context
 from .execution import clean_environment
@@ -88,9 +89,9 @@ def _installed_problems(ctx: Context, target: Path) -> list[str]:
     if not entry_points.is_file() or CONSOLE_ENTRY not in entry_points.read_text():
         problems.append(f"entry_points.txt does not name {CONSOLE_ENTRY}")
     problems += [f"no {name} after installing" for name in INSTALLED_FILES if not (target / name).is_file()]
-    sbom = target / ctx.wheel.dist_info / "sboms" / "noetl.cdx.json"
-    if not sbom.is_file():
-        problems.append(f"no {ctx.wheel.dist_info}/sboms/noetl.cdx.json after installing")
+    sbom = sbom_member(ctx.wheel.dist_info)
+    if not (target / sbom).is_file():
+        problems.append(f"no {sbom} after installing")
     return problems
 
 
