@@ -7,7 +7,7 @@
 Modules, one idea each: ``subjects`` (which wheels, which target), ``wheelfile`` (a wheel
 read once), ``claim`` (what its tags promise), ``binary`` (ELF/Mach-O/PE facts), ``context``
 (what one wheel's checks share), ``checks_common`` / ``checks_binary`` / ``auditwheel`` /
-``delocate`` / ``execution`` / ``resolution`` (the checks), ``wine_stand_in`` (a DLL wine 8
+``delocate`` / ``execution`` / ``resolution`` (the checks), ``checks_sdist`` (the sdist's), ``wine_stand_in`` (a DLL wine 8
 lacks), ``tools`` (running checkers), ``suite`` (the checks' order), ``results``, ``render``.
 """
 
@@ -22,7 +22,9 @@ from ..layout import Layout
 from ..targets import Matrix
 from .render import plural, render, write_json
 from .results import Report, Result, WheelReport
-from .subjects import select
+from .checks_sdist import CHECK_NAMES as SDIST_CHECK_NAMES
+from .checks_sdist import verify_sdist
+from .subjects import is_sdist, select
 from .suite import CHECK_NAMES, build_machine_paths, verify_wheel
 
 __all__ = ["CHECK_NAMES", "Report", "Result", "WheelReport", "render", "verify", "write_json"]
@@ -32,20 +34,25 @@ def verify(
     selectors: Sequence[str], layout: Layout, matrix: Matrix, *,
     only: Sequence[str] = (), progress: Callable[[str], None] = lambda _: None,
 ) -> Report:
-    """Verify the wheels named by triple or path (every wheel in dist/ when none are named)."""
+    """Verify the wheels (and sdists) named by triple or path (all of dist/ when none are named)."""
     started = time.monotonic()
+    known = tuple(dict.fromkeys([*CHECK_NAMES, *SDIST_CHECK_NAMES]))
     for name in only:
-        if name not in CHECK_NAMES:
-            close = difflib.get_close_matches(name, CHECK_NAMES, n=1)
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ConfigError(f"unknown check '{name}'{hint}; checks: {', '.join(CHECK_NAMES)}")
+            raise ConfigError(f"unknown check '{name}'{hint}; checks: {', '.join(known)}")
     subjects = select(selectors, layout, matrix)
     paths = build_machine_paths(layout)
     reports = []
     for subject in subjects:
-        progress(f"==> {subject.target.name if subject.target else '?'}: {subject.wheel.name}")
+        kind = "sdist" if is_sdist(subject.wheel) else subject.target.name if subject.target else "?"
+        progress(f"==> {kind}: {subject.wheel.name}")
         wheel_started = time.monotonic()
-        report = verify_wheel(subject.wheel, subject.target, layout=layout, build_paths=paths, only=tuple(only))
+        if is_sdist(subject.wheel):
+            report = verify_sdist(subject.wheel, only=tuple(only))
+        else:
+            report = verify_wheel(subject.wheel, subject.target, layout=layout, build_paths=paths, only=tuple(only))
         bad = [r.check for r in report.results if r.failed]
         verdict = f"FAILED {', '.join(bad)}" if bad else "ok"
         progress(f"    {'✗' if bad else '✓'} {plural(len(report.results), 'check')}, {verdict} ({time.monotonic() - wheel_started:.1f} s)")

@@ -100,7 +100,12 @@ def check_modes(ctx: Context) -> Result:
 
 def check_twine(ctx: Context) -> Result:
     """`twine check --strict`: the metadata PyPI will render and accept."""
-    out = capture(python_module("twine", "check", "--strict", ctx.wheel.path), env=_plain_env())
+    return twine_verdict(ctx.wheel.path)
+
+
+def twine_verdict(path: os.PathLike[str]) -> Result:
+    """`twine check --strict` on a wheel or an sdist."""
+    out = capture(python_module("twine", "check", "--strict", path), env=_plain_env())
     lines = [l.strip() for l in (out.stdout + "\n" + out.stderr).splitlines()]
     findings = [re.sub(r"\s+", " ", l) for l in lines if l.startswith(("ERROR", "WARNING"))]
     if out.ok and not findings:

@@ -26,13 +26,19 @@ def render(report: Report) -> str:
     counts = {status: sum(r.status == status for w in report.wheels for r in w.results) for status in MARKS}
     bad = [w for w in report.wheels if not w.ok]
     summary = (
-        f"{plural(len(report.wheels), 'wheel')}, {plural(sum(counts.values()), 'check')}: {counts[PASS]} passed, "
+        f"{_files(report)}, {plural(sum(counts.values()), 'check')}: {counts[PASS]} passed, "
         f"{counts[FAIL]} failed, {counts['skip']} skipped ({report.seconds:.0f} s)"
     )
     failures = [
         f"error: {w.target or w.wheel}: {r.check}: {r.detail}" for w in bad for r in w.results if r.failed
     ]
     return "\n".join([text, "", summary, *failures])
+
+
+def _files(report: Report) -> str:
+    sdists = sum(w.wheel.endswith(".tar.gz") for w in report.wheels)
+    wheels = plural(len(report.wheels) - sdists, "wheel")
+    return f"{wheels} and {plural(sdists, 'sdist')}" if sdists else wheels
 
 
 def plural(count: int, noun: str) -> str:

@@ -16,8 +16,12 @@ from .wheelfile import WheelFile
 
 @dataclass(frozen=True)
 class Subject:
-    wheel: Path
-    target: Target | None  # None: no target in targets.toml fits the wheel's tags
+    wheel: Path  # a wheel, or the sdist
+    target: Target | None  # None: an sdist, or no target in targets.toml fits the wheel's tags
+
+
+def is_sdist(path: Path) -> bool:
+    return path.name.endswith(".tar.gz")
 
 
 def select(selectors: Sequence[str], layout: Layout, matrix: Matrix) -> list[Subject]:
@@ -27,7 +31,7 @@ def select(selectors: Sequence[str], layout: Layout, matrix: Matrix) -> list[Sub
         wheels = sorted(layout.dist.glob("*.whl"))
         if not wheels:
             raise ConfigError(f"{layout.dist} holds no wheels: build them first (nox -s build_all)")
-        subjects = [for_path(w, matrix) for w in wheels]
+        subjects = [for_path(w, matrix) for w in [*wheels, *sorted(layout.dist.glob("*.tar.gz"))]]
     else:
         subjects = [_one(s, layout, matrix) for s in dict.fromkeys(selectors)]
     subjects = list({s.wheel.resolve(): s for s in subjects}.values())  # a wheel named twice is checked once
@@ -37,9 +41,9 @@ def select(selectors: Sequence[str], layout: Layout, matrix: Matrix) -> list[Sub
 
 def _one(selector: str, layout: Layout, matrix: Matrix) -> Subject:
     path = Path(selector)
-    if selector.endswith(".whl") or path.exists():
+    if selector.endswith((".whl", ".tar.gz")) or path.exists():
         if not path.is_file():
-            raise ConfigError(f"{selector}: no such wheel")
+            raise ConfigError(f"{selector}: no such file")
         return for_path(path.resolve(), matrix)
     (target,) = matrix.select([selector])  # an unknown triple is a ConfigError naming the close ones
     _require_dist(layout)
@@ -55,7 +59,12 @@ def _require_dist(layout: Layout) -> None:
 
 
 def for_path(wheel: Path, matrix: Matrix) -> Subject:
-    """The wheel's target: its entry in the manifest next to it, else the target its tags fit."""
+    """The wheel's target: its entry in the manifest next to it, else the target its tags fit.
+
+    An sdist has no target: it builds for whichever machine installs it.
+    """
+    if is_sdist(wheel):
+        return Subject(wheel, None)
     by_target = {t.name: t for t in matrix.targets}
     for entry in dist.load_entries(wheel.parent).values():
         if entry.wheel == wheel.name and entry.target in by_target:
