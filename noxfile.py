@@ -8,6 +8,11 @@
     nox -s tests [-- PYTEST ARGS]        the test suite
     nox -s version [-- --bump [--dry-run] | --print | --check]
                                          the current and next version; the release
+    nox -s publish [-- --repository-url URL --allow-dev --attestations --check]
+                                         upload dist/ with twine, refusing an unproven set
+    nox -s rehearse                      publish to an index on 127.0.0.1, install back
+    nox -s shards                        CI's strategy.matrix (JSON): one shard per toolchain
+    nox -s gather -- PART [PART ...]     merge the shards' dist/ parts into dist/
 """
 
 from __future__ import annotations
@@ -85,9 +90,39 @@ def version(session: nox.Session) -> None:
 
 
 @nox.session
+def publish(session: nox.Session) -> None:
+    """Upload the sdist and every wheel in dist/ with twine: nox -s publish [-- --repository-url URL ...]."""
+    install(session, "release", *(["attest"] if "--attestations" in session.posargs else []))
+    noetl_build(session, "publish", *session.posargs)
+
+
+@nox.session
+def rehearse(session: nox.Session) -> None:
+    """Publish dist/ to a real index on 127.0.0.1 and prove every target installs back from it."""
+    install(session, "release", "verify", "build")
+    noetl_build(session, "wheelhouse")
+    noetl_build(session, "rehearse", *session.posargs)
+
+
+@nox.session
+def shards(session: nox.Session) -> None:
+    """Print the JSON of CI's strategy.matrix: one shard per group of targets sharing a toolchain."""
+    install(session, "build")
+    session.run("python", "-m", "noetl_build", "shards", silent=False)
+
+
+@nox.session
+def gather(session: nox.Session) -> None:
+    """Merge the dist/ parts the shards built into dist/: nox -s gather -- PART [PART ...]."""
+    install(session, "build")
+    noetl_build(session, "gather", *session.posargs)
+
+
+@nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite: the Rust crate's tests, then pytest (builds real targets: minutes)."""
     install(session, "tests")
+    noetl_build(session, "wheelhouse")  # what the release rehearsal's fresh venvs install, fetched before any test
     if not session.posargs:
         session.run("cargo", "test", "--locked", "--manifest-path", "noetlctl/Cargo.toml", external=True)
     # tests start `python -m noetl.server` in other directories: the checkout's package

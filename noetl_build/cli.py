@@ -6,16 +6,24 @@
     python -m noetl_build verify [TRIPLE|WHEEL ...]
     python -m noetl_build sdist
     python -m noetl_build version [--bump [--dry-run] | --print | --check]
+    python -m noetl_build publish [--repository-url URL] [--allow-dev] [--attestations] [--check]
+    python -m noetl_build wheelhouse
+    python -m noetl_build rehearse [--work DIR]
+    python -m noetl_build release-assets DIR
+    python -m noetl_build shards
+    python -m noetl_build gather PART [PART ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from .errors import BuildError, ConfigError
 from .layout import Layout
+from .report import say
 from .targets import load_matrix
 
 
@@ -24,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the repository (default: cwd)")
     parser.add_argument("--dist", type=Path, help="where wheels land (default: ROOT/dist)")
     parser.add_argument("--build-dir", type=Path, help="intermediate files (default: ROOT/build)")
+    parser.add_argument("--targets-file", type=Path, help="the matrix (default: ROOT/targets.toml)")
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="build wheels for the targets named (or --all)")
     build.add_argument("targets", nargs="*", metavar="TRIPLE")
@@ -41,12 +50,25 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--print", dest="print_version", action="store_true", help="just the version a build gets")
     mode.add_argument("--check", action="store_true", help="fail unless every version file says the same")
     version.add_argument("--dry-run", action="store_true", help="with --bump: say what would happen, change nothing")
+    publish = sub.add_parser("publish", help="upload the sdist and every wheel in dist/ with twine, after proving the set complete and verified")
+    publish.add_argument("--repository-url", default=None, metavar="URL", help="the index's upload URL (default: PyPI's)")
+    publish.add_argument("--allow-dev", action="store_true", help="allow a development version (never to PyPI)")
+    publish.add_argument("--attestations", action="store_true", help="sign each file (PEP 740, sigstore; in CI) and upload the attestations")
+    publish.add_argument("--check", action="store_true", help="run every refusal, upload nothing")
+    rehearse = sub.add_parser("rehearse", help="publish to a real index on 127.0.0.1 and prove every target installs back from it")
+    rehearse.add_argument("--work", type=Path, help="scratch directory (default: BUILD/rehearsal)")
+    assets = sub.add_parser("release-assets", help="copy what a GitHub release carries (wheels, sdist, sums, manifest, SBOMs) into DIR")
+    assets.add_argument("directory", type=Path, metavar="DIR")
+    sub.add_parser("wheelhouse", help="fetch what the rehearsal's fresh venvs install besides noetl into BUILD/wheelhouse")
+    sub.add_parser("shards", help="the JSON for a CI strategy.matrix: one shard per group of targets sharing a toolchain")
+    gather = sub.add_parser("gather", help="merge the dist/ parts built by shards into one dist/ (one SHA256SUMS, one manifest)")
+    gather.add_argument("parts", nargs="+", type=Path, metavar="PART")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    layout = Layout.at(args.root, dist=args.dist, build=args.build_dir)
+    layout = Layout.at(args.root, dist=args.dist, build=args.build_dir, targets=args.targets_file)
     try:
         return _dispatch(args, layout)
     except BuildError as exc:
@@ -101,10 +123,41 @@ def _dispatch(args: argparse.Namespace, layout: Layout) -> int:
         return 0
     if args.command == "verify":
         from . import verify
-        from .report import say
-
         report = verify.verify(args.wheels, layout, matrix, only=args.only, progress=say)
         verify.write_json(report, args.json or layout.dist / "verify.json")
         print(verify.render(report))
         return 0 if report.ok else 1
+    if args.command in ("publish", "release-assets"):
+        from . import publish
+
+        if args.command == "release-assets":
+            for path in publish.release_assets(layout, matrix, args.directory):
+                print(path)
+            return 0
+        publish.publish(
+            layout, matrix, repository_url=args.repository_url, allow_dev=args.allow_dev,
+            attestations=args.attestations, check_only=args.check, progress=say,
+        )
+        return 0
+    if args.command == "wheelhouse":
+        from . import rehearsal
+
+        print(rehearsal.fill_wheelhouse(layout, progress=say))
+        return 0
+    if args.command == "rehearse":
+        from . import rehearsal
+
+        outcome = rehearsal.rehearse(layout, matrix, work=args.work, progress=say)
+        print(rehearsal.render(outcome))
+        return 0 if outcome.ok else 1
+    if args.command == "shards":
+        from . import shards
+
+        print(json.dumps(shards.strategy_matrix(matrix)))
+        return 0
+    if args.command == "gather":
+        from . import shards
+
+        print(shards.gather(args.parts, layout.dist, matrix))
+        return 0
     raise AssertionError(args.command)

@@ -82,14 +82,16 @@ def load_meta(dist: Path) -> dict[str, object]:
 
 
 def write_index(
-    dist: Path, entries: dict[str, Entry], *, meta: dict[str, object], sdist: Sdist | None = None
+    dist: Path, entries: dict[str, Entry], *, meta: dict[str, object], sdist: Sdist | None = None,
+    keep_sdist: bool = True,
 ) -> None:
     """Write SHA256SUMS, then manifest.json (the last file a run writes).
 
-    ``sdist`` None keeps the sdist the manifest already records (a wheel build leaves it be).
+    ``sdist`` None keeps the sdist the manifest already records (a wheel build leaves it be),
+    unless ``keep_sdist`` is False (gather lists exactly what its parts bring).
     """
     dist.mkdir(parents=True, exist_ok=True)
-    sdist = sdist or load_sdist(dist)
+    sdist = sdist or (load_sdist(dist) if keep_sdist else None)
     rows = sorted(entries.values(), key=lambda e: e.wheel)
     files = [(e.sha256, e.wheel) for e in rows] + ([(sdist.sha256, sdist.file)] if sdist else [])
     sums = "".join(f"{sha}  {name}\n" for sha, name in files)

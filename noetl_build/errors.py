@@ -23,3 +23,7 @@ class ToolchainError(BuildError):
 
 class VersionError(BuildError):
     """The version cannot be derived, the version files disagree, or a release cannot be made."""
+
+
+class ReleaseError(BuildError):
+    """dist/ is not a release that may be published, or the index refused it."""

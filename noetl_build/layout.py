@@ -11,11 +11,17 @@ class Layout:
     root: Path
     dist: Path
     build: Path
+    targets_file: Path
 
     @classmethod
-    def at(cls, root: Path, *, dist: Path | None = None, build: Path | None = None) -> Layout:
+    def at(
+        cls, root: Path, *, dist: Path | None = None, build: Path | None = None, targets: Path | None = None
+    ) -> Layout:
         root = root.resolve()
-        return cls(root, (dist or root / "dist").resolve(), (build or root / "build").resolve())
+        return cls(
+            root, (dist or root / "dist").resolve(), (build or root / "build").resolve(),
+            (targets or root / "targets.toml").resolve(),
+        )
 
     @property
     def crate(self) -> Path:
@@ -36,10 +42,6 @@ class Layout:
     @property
     def ui_output(self) -> Path:
         return self.package / "core" / "ui"
-
-    @property
-    def targets_file(self) -> Path:
-        return self.root / "targets.toml"
 
     @property
     def logs(self) -> Path:

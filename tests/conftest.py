@@ -63,3 +63,14 @@ def built_dist(tmp_path_factory: pytest.TempPathFactory) -> BuiltDist:
 def host_wheel(built_dist: BuiltDist) -> Path:
     """The wheel built for this host (x86_64 Linux, manylinux)."""
     return built_dist.wheel_for(HOST_TARGET)
+
+
+def write_targets_file(path: Path, names: tuple[str, ...]) -> Path:
+    """A targets.toml holding just the named targets of the real one, as they are written there."""
+    import re
+
+    head, *tables = (ROOT / "targets.toml").read_text().split("[[target]]")
+    kept = [t for t in tables if (m := re.search(r'^triple = "([^"]+)"', t, re.M)) and m.group(1) in names]
+    assert len(kept) == len(names), f"not all of {names} are in targets.toml"
+    path.write_text(head + "".join("[[target]]" + t for t in kept))
+    return path

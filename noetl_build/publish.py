@@ -1,0 +1,287 @@
+"""Publishing: dist/ proven a whole, verified, one-version release, then uploaded with twine.
+
+    release_set(layout, matrix, ...) -> ReleaseSet   every refusal, in order; uploads nothing
+    publish(layout, matrix, ...)                      release_set, then twine, file by file
+    release_assets(layout, matrix, directory)         what a GitHub release carries
+
+The refusals, each one line: no dist/; a target in targets.toml without its wheel; no sdist;
+a wheel or sdist in dist/ that manifest.json does not list; a file whose bytes changed since
+it was built; more than one version; a development version (unless ``allow_dev`` names an
+index that is not PyPI's); a file whose sha256 is not in a passing dist/verify.json. The index
+refusing a file it already has stops the upload with one line; nothing local is ever deleted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+from packaging.version import Version
+
+from . import dist
+from .errors import ReleaseError
+from .fingerprint import sha256_file
+from .layout import Layout
+from .targets import Matrix
+
+PYPI_UPLOAD_URL = "https://upload.pypi.org/legacy/"
+VERIFY_JSON = "verify.json"
+REBUILD = "nox -s build_all && nox -s sdist && nox -s verify"
+
+
+@dataclass(frozen=True)
+class ReleaseSet:
+    version: str
+    wheels: tuple[Path, ...]  # in targets.toml order
+    sdist: Path
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """What is uploaded: the sdist first (an index shows a project's source before its wheels)."""
+        return (self.sdist, *self.wheels)
+
+
+def is_pypi(repository_url: str) -> bool:
+    """PyPI and TestPyPI: indexes that refuse local versions and keep every file forever."""
+    host = (urlsplit(repository_url).hostname or "").lower()
+    return host == "pypi.org" or host.endswith(".pypi.org")
+
+
+def release_set(
+    layout: Layout, matrix: Matrix, *, allow_dev: bool = False, repository_url: str = PYPI_UPLOAD_URL
+) -> ReleaseSet:
+    """The files a release of dist/ uploads, or ReleaseError naming the first reason it may not."""
+    where = layout.dist
+    if not where.is_dir():
+        raise ReleaseError(f"no {where}: build the release first ({REBUILD})")
+    entries = dist.load_entries(where)
+    missing = [name for name in matrix.names() if name not in entries]
+    if missing:
+        raise ReleaseError(
+            f"{where} is incomplete: no wheel for {', '.join(missing)} ({len(missing)} of "
+            f"{len(matrix.targets)} targets in targets.toml); build them: nox -s wheel -- {' '.join(missing)}"
+        )
+    sdist = dist.load_sdist(where)
+    if sdist is None:
+        raise ReleaseError(f"no sdist in {where}: build it with nox -s sdist")
+    wheels = [entries[name] for name in matrix.names()]
+    listed = {e.wheel for e in wheels} | {sdist.file}
+    strays = sorted(p.name for p in [*where.glob("*.whl"), *where.glob("*.tar.gz")] if p.name not in listed)
+    if strays:
+        raise ReleaseError(
+            f"{where} holds {', '.join(strays)}, which manifest.json does not list for any target in "
+            f"targets.toml: remove {'it' if len(strays) == 1 else 'them'}, or rebuild ({REBUILD})"
+        )
+    expected = {e.wheel: e.sha256 for e in wheels} | {sdist.file: sdist.sha256}
+    digests = {name: sha256_file(where / name) for name in expected}
+    changed = [name for name, sha in expected.items() if digests[name] != sha]
+    if changed:
+        raise ReleaseError(
+            f"{where / changed[0]} changed since it was built (its sha256 is not manifest.json's): rebuild ({REBUILD})"
+        )
+    version = _one_version(list(expected))
+    _allowed(version, allow_dev=allow_dev, repository_url=repository_url)
+    _verified(where, digests)
+    return ReleaseSet(version=version, wheels=tuple(where / e.wheel for e in wheels), sdist=where / sdist.file)
+
+
+def _one_version(names: Sequence[str]) -> str:
+    versions: dict[str, list[str]] = {}
+    for name in names:
+        versions.setdefault(str(_version_of(name)), []).append(name)
+    if len(versions) > 1:
+        shown = ", ".join(f"{v} ({len(files)} file{'s' if len(files) > 1 else ''})" for v, files in sorted(versions.items()))
+        raise ReleaseError(f"dist/ mixes versions {shown}: rebuild everything from one commit ({REBUILD})")
+    return next(iter(versions))
+
+
+def _version_of(name: str) -> Version:
+    try:
+        if name.endswith(".whl"):
+            return parse_wheel_filename(name)[1]
+        return parse_sdist_filename(name)[1]
+    except (InvalidWheelFilename, InvalidSdistFilename) as exc:
+        raise ReleaseError(f"{name}: not a distribution's file name ({exc})") from None
+
+
+def _allowed(version: str, *, allow_dev: bool, repository_url: str) -> None:
+    parsed = Version(version)
+    development = parsed.is_devrelease or parsed.local is not None
+    if development and not allow_dev:
+        raise ReleaseError(
+            f"{version} is a development build, not a release: make one with nox -s version -- --bump, "
+            f"rebuild from the tag and publish that (--allow-dev uploads to a test index named with --repository-url)"
+        )
+    if development and is_pypi(repository_url):
+        raise ReleaseError(
+            f"--allow-dev is for test indexes, and {repository_url} is PyPI's, which refuses development "
+            "versions and keeps every file forever: name another index with --repository-url"
+        )
+
+
+def _verified(where: Path, digests: dict[str, str]) -> None:
+    """Every file's sha256 is in dist/verify.json with a passing verdict."""
+    report_path = where / VERIFY_JSON
+    try:
+        report = json.loads(report_path.read_text())
+        rows = {row["sha256"]: row for row in report["wheels"]}
+    except FileNotFoundError:
+        raise ReleaseError(f"no {report_path}: prove the files right first (nox -s verify)") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ReleaseError(f"{report_path} is not a verify report ({exc}): run nox -s verify again") from None
+    for name, sha in digests.items():
+        row = rows.get(sha)
+        if row is None:
+            raise ReleaseError(
+                f"{name} was not verified (its sha256 is not in {report_path}): run nox -s verify"
+            )
+        if row.get("ok") is not True:
+            bad = [r.get("check", "?") for r in row.get("results", []) if r.get("status") == "fail"]
+            raise ReleaseError(f"{name} failed verify ({', '.join(bad) or 'see ' + str(report_path)}): fix it and rebuild")
+
+
+# ---------------------------------------------------------------- uploading
+
+
+def publish(
+    layout: Layout, matrix: Matrix, *, repository_url: str | None = None, allow_dev: bool = False,
+    attestations: bool = False, check_only: bool = False, credentials: tuple[str, str] | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> ReleaseSet:
+    """Upload the release set of dist/ to ``repository_url`` (PyPI's by default) with twine.
+
+    Credentials come as twine finds them (TWINE_USERNAME / TWINE_PASSWORD, keyring, trusted
+    publishing in CI, a prompt) unless ``credentials`` gives them.
+    """
+    url = repository_url or PYPI_UPLOAD_URL
+    release = release_set(layout, matrix, allow_dev=allow_dev, repository_url=url)
+    if attestations and not is_pypi(url):
+        raise ReleaseError(f"--attestations: only PyPI and TestPyPI accept attestations, not {url}")
+    count = f"{len(release.files)} files of noetl {release.version}"
+    if check_only:
+        progress(f"ready to publish {count} to {url}: complete, verified, one version")
+        return release
+    signed = _sign(release, layout.build / "publish") if attestations else {}
+    _upload(release, url, signed, credentials, progress)
+    progress(f"published {count} to {url}")
+    return release
+
+
+def _sign(release: ReleaseSet, staging: Path) -> dict[Path, list[Path]]:
+    """PEP 740 attestations (sigstore, with the CI's OIDC identity), made beside copies of the
+    files in ``staging``: dist/ stays exactly as verify saw it. Returns file -> its attestations."""
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    copies = [Path(shutil.copyfile(f, staging / f.name)) for f in release.files]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pypi_attestations", "sign", *map(str, copies)],
+        capture_output=True, text=True, errors="replace", check=False, timeout=600,
+    )
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ReleaseError(
+            f"signing attestations failed (exit {proc.returncode}: {last[0][:300]}); "
+            "it needs a CI OIDC identity (GitHub Actions with id-token: write)"
+        )
+    return {original: [copy.with_name(f"{copy.name}.publish.attestation")] for original, copy in zip(release.files, copies)}
+
+
+def _upload(
+    release: ReleaseSet, url: str, signed: dict[Path, list[Path]], credentials: tuple[str, str] | None,
+    progress: Callable[[str], None],
+) -> None:
+    try:
+        import requests
+        from twine.commands.upload import upload
+        from twine.exceptions import TwineException
+        from twine.settings import Settings
+    except ImportError:
+        raise ReleaseError("twine is not installed here: run nox -s publish (it installs requirements/release.txt)") from None
+    # twine's own options, so its environment (TWINE_USERNAME, TWINE_PASSWORD, TWINE_CERT, ...),
+    # keyring and trusted publishing apply exactly as they do for `twine upload`
+    parser = argparse.ArgumentParser(add_help=False)
+    Settings.register_argparse_arguments(parser)
+    options = ["--repository-url", url, "--disable-progress-bar"]
+    options += ["--attestations"] if signed else []
+    options += ["--non-interactive"] if not sys.stdin.isatty() else []
+    options += ["--username", credentials[0], "--password", credentials[1]] if credentials else []
+    settings = Settings.from_argparse(parser.parse_args(options))
+    for file in release.files:
+        progress(f"==> uploading {file.name}")
+        try:
+            upload(settings, [str(file), *map(str, signed.get(file, []))])
+        except requests.HTTPError as exc:
+            raise ReleaseError(_refusal(file, url, exc.response)) from None
+        except (TwineException, requests.RequestException) as exc:
+            detail = " ".join(str(exc).split())[:300]
+            raise ReleaseError(f"uploading {file.name} to {url} failed: {detail}") from None
+
+
+def _refusal(file: Path, url: str, response: Any) -> str:
+    status = getattr(response, "status_code", "?")
+    reason = " ".join(str(getattr(response, "reason", "") or "").split())[:200]
+    text = str(getattr(response, "text", "") or "")
+    if status == 409 or (status == 400 and "already exist" in f"{reason} {text}".lower()):
+        return (
+            f"{url} already has {file.name} (HTTP {status} {reason}): an index takes a file once; "
+            f"release a new version (nox -s version -- --bump), rebuild and publish that. dist/ is unchanged"
+        )
+    if status in (401, 403):
+        return f"{url} refused the credentials for {file.name} (HTTP {status} {reason}): set TWINE_USERNAME/TWINE_PASSWORD or a keyring entry"
+    return f"{url} refused {file.name} (HTTP {status} {reason})"
+
+
+# ---------------------------------------------------------------- the GitHub release
+
+
+def release_assets(layout: Layout, matrix: Matrix, directory: Path) -> list[Path]:
+    """Copy the release set, SHA256SUMS, manifest.json and each file's SBOM into ``directory``."""
+    release = release_set(layout, matrix, allow_dev=True, repository_url="file:")
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for file in [*release.files, layout.dist / dist.SUMS, layout.dist / dist.MANIFEST]:
+        written.append(Path(shutil.copyfile(file, directory / file.name)))
+    for wheel in release.wheels:
+        written.append(_extract_sbom(wheel, directory / f"{wheel.name.removesuffix('.whl')}.cdx.json"))
+    written.append(_extract_sdist_sbom(release.sdist, directory / f"{release.sdist.name.removesuffix('.tar.gz')}.cdx.json"))
+    return written
+
+
+def _extract_sbom(wheel: Path, dest: Path) -> Path:
+    from .sbom import sbom_member
+
+    name, version, _, _ = parse_wheel_filename(wheel.name)
+    member = sbom_member(f"{str(name).replace('-', '_')}-{version}.dist-info")
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            dest.write_bytes(zf.read(member))
+    except KeyError:
+        raise ReleaseError(f"{wheel.name} has no SBOM at {member}: rebuild it (nox -s build_all)") from None
+    return dest
+
+
+def _extract_sdist_sbom(sdist: Path, dest: Path) -> Path:
+    from .sbom import SBOM_DIR, SBOM_NAME
+
+    member = f"{sdist.name.removesuffix('.tar.gz')}/{SBOM_DIR}/{SBOM_NAME}"
+    try:
+        with tarfile.open(sdist, "r:gz") as tar:
+            source = tar.extractfile(member)
+            if source is None:
+                raise KeyError(member)
+            dest.write_bytes(source.read())
+    except (KeyError, tarfile.TarError) as exc:
+        raise ReleaseError(f"{sdist.name} has no SBOM at {member} ({exc}): rebuild it (nox -s sdist)") from None
+    return dest

@@ -1,0 +1,488 @@
+"""The release rehearsal: publish dist/ to a real package index on 127.0.0.1, then prove from
+that index what users would get.
+
+    fill_wheelhouse(layout) -> Path          noetl's dependencies and build requirements, fetched
+                                             once from the registry (before anything else runs)
+    rehearse(layout, matrix) -> Outcome      index up, publish, prove, index down
+    render(outcome) -> str                   one table: target, wheel, pip, uv, ran
+
+The index is pypiserver (requirements/release.txt) on a free port of 127.0.0.1 with uploads
+open, serving what is published beside build/wheelhouse; nothing is asked of any other host
+(pip and uv get only its URL and no configuration). What is proven, from the index:
+
+- it lists exactly the files of the release, with dist/'s sha256;
+- for every target, pip asked as a machine of that platform downloads exactly that target's
+  wheel, byte-identical to dist/, and uv (where it has a name for the platform) installs it;
+- a fresh venv's `pip install noetl` runs `noetl --version` as the release and serves;
+- a fresh venv's `pip install --no-binary noetl noetl` compiles the sdist, and works too;
+- the downloaded files pass verify again (binaries run natively, under qemu or wine).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ReleaseError
+from .layout import Layout
+from .fingerprint import sha256_file
+from .publish import ReleaseSet, publish
+from .report import table
+from .targets import Matrix, Target
+
+WHEELHOUSE_REQUIREMENTS = "wheelhouse.txt"
+PYTHON = "3.12"  # the interpreter the pip and uv probes pretend to be (the wheels are py3-none)
+START_SECONDS = 30  # the index must answer within this
+SERVER_SECONDS = 60  # `noetl server start/stop`
+INSTALL_SECONDS = 1800  # a source install compiles the binary
+USER = ("rehearsal", "rehearsal")  # uploads are open; twine still sends something
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Row:
+    target: str
+    wheel: str
+    pip: str
+    uv: str
+    ran: str
+    ok: bool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    version: str
+    index: str
+    steps: tuple[Step, ...]
+    rows: tuple[Row, ...]
+    seconds: float
+    log_dir: Path
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.steps) and all(r.ok for r in self.rows)
+
+
+# ---------------------------------------------------------------- the wheelhouse
+
+
+def wheelhouse_dir(layout: Layout) -> Path:
+    return layout.build / "wheelhouse"
+
+
+def fill_wheelhouse(layout: Layout, *, progress: Progress = lambda _: None) -> Path:
+    """pip download requirements/wheelhouse.txt for this interpreter into BUILD/wheelhouse, once."""
+    requirements = layout.root / "requirements" / WHEELHOUSE_REQUIREMENTS
+    where = wheelhouse_dir(layout)
+    key = hashlib.sha256(requirements.read_bytes() + sys.version.encode()).hexdigest()
+    marker = where / ".filled"
+    if marker.is_file() and marker.read_text() == key:
+        return where
+    progress(f"==> wheelhouse: fetching {requirements.name} into {where}")
+    where.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
+         "--only-binary=:all:", "-d", str(where), "-r", str(requirements)],
+        capture_output=True, text=True, errors="replace", check=False, timeout=900,
+    )
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ReleaseError(f"fetching the wheelhouse failed ({last[0]}): check the package registry is reachable")
+    marker.write_text(key)
+    return where
+
+
+# ---------------------------------------------------------------- the index
+
+
+@dataclass(frozen=True)
+class Index:
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        """Where twine uploads (pypiserver takes the legacy upload API at its root)."""
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def simple(self) -> str:
+        return f"http://127.0.0.1:{self.port}/simple/"
+
+
+@contextmanager
+def running_index(packages: Path, wheelhouse: Path, log: Path) -> Iterator[Index]:
+    """pypiserver on a free port of 127.0.0.1, uploads open, no fallback to PyPI; stopped after."""
+    if importlib.util.find_spec("pypiserver") is None:
+        raise ReleaseError("pypiserver is not installed here: run nox -s rehearse (it installs requirements/release.txt)")
+    packages.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pypiserver", "run", "--host", "127.0.0.1", "--port", str(port),
+             "--authenticate", ".", "--passwords", ".", "--disable-fallback", "--hash-algo", "sha256",
+             "--server", "wsgiref", str(packages), str(wheelhouse)],
+            stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+    try:
+        index = Index(port, log)
+        deadline = time.monotonic() + START_SECONDS
+        while not _answers(f"http://127.0.0.1:{port}/health"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise ReleaseError(f"the package index did not start on 127.0.0.1:{port}; its log: {log}")
+            time.sleep(0.2)
+        yield index
+    finally:
+        _stop(process)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(url: str) -> bool:
+    try:
+        with _opener().open(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    """No proxies: the index is on 127.0.0.1 and nothing else is asked."""
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=10)
+
+
+def listed_files(index: Index, project: str = "noetl") -> dict[str, str]:
+    """The index's simple page for ``project``: file name -> the sha256 its link carries."""
+    with _opener().open(f"{index.simple}{project}/", timeout=30) as response:
+        page = response.read().decode("utf-8", errors="replace")
+    found = {}
+    for href in re.findall(r'href="([^"]+)"', page):
+        path, _, fragment = href.partition("#")
+        name = urllib.request.url2pathname(path.rsplit("/", 1)[-1])
+        found[name] = fragment.removeprefix("sha256=")
+    return found
+
+
+# ---------------------------------------------------------------- the rehearsal
+
+
+def rehearse(
+    layout: Layout, matrix: Matrix, *, work: Path | None = None, progress: Progress = lambda _: None,
+) -> Outcome:
+    """Publish dist/ to a fresh index on 127.0.0.1 and prove every target installs back from it."""
+    started = time.monotonic()
+    work = _fresh_scratch((work or layout.build / "rehearsal").resolve())
+    wheelhouse = wheelhouse_dir(layout)
+    if not (wheelhouse / ".filled").is_file():
+        raise ReleaseError(f"no wheelhouse in {wheelhouse}: fetch it first (python -m noetl_build wheelhouse)")
+    steps: list[Step] = []
+    rows: tuple[Row, ...] = ()
+    with running_index(work / "index", wheelhouse, work / "logs" / "index.log") as index:
+        progress(f"==> index: pypiserver on {index.url}")
+        release = publish(layout, matrix, repository_url=index.url, allow_dev=True, credentials=USER,
+                          progress=progress)
+        steps.append(Step("upload", True, f"{len(release.files)} files with twine to {index.url}"))
+        steps.append(_listing(index, release))
+        downloads = work / "downloaded"
+        choices = [_select(index, target, wheel, release, downloads, work, progress)
+                   for target, wheel in zip(matrix.targets, release.wheels, strict=True)]
+        steps.append(_fetch_sdist(index, release, downloads))
+        progress("==> host: pip install noetl from the index into a fresh venv")
+        steps.append(_install_and_serve("install wheel", index, release, work / "wheel-venv", source=False))
+        progress("==> host: pip install --no-binary noetl from the index (compiles the sdist's binary)")
+        steps.append(_install_and_serve("install sdist", index, release, work / "sdist-venv", source=True,
+                                        cargo_target=layout.build / "rehearsal-cargo"))
+        progress("==> verify: the files downloaded from the index")
+        verdicts, verify_step = _verify_downloads(layout, matrix, downloads, work, progress)
+        steps.append(verify_step)
+        rows = tuple(_row(choice, verdicts) for choice in choices)
+    return Outcome(release.version, index.url, tuple(steps), rows, time.monotonic() - started, work / "logs")
+
+
+def _fresh_scratch(work: Path) -> Path:
+    """An empty ``work``: a directory of an earlier rehearsal is cleared, anything else refused."""
+    marker = work / ".noetl-rehearsal"
+    if work.exists() and any(work.iterdir()):
+        if not marker.is_file():
+            raise ReleaseError(f"{work} is not empty and not an earlier rehearsal's: name an empty or new --work")
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    marker.write_text("scratch of `python -m noetl_build rehearse`: cleared by the next one\n")
+    return work
+
+
+def _listing(index: Index, release: ReleaseSet) -> Step:
+    listed = listed_files(index)
+    want = {f.name: sha256_file(f) for f in release.files}
+    if listed != want:
+        missing = sorted(set(want) - set(listed))
+        extra = sorted(set(listed) - set(want))
+        differ = sorted(n for n in set(want) & set(listed) if want[n] != listed[n])
+        return Step("index lists", False, f"missing {missing}, extra {extra}, other sha256 {differ}")
+    return Step("index lists", True, f"exactly the {len(want)} files, with dist/'s sha256")
+
+
+@dataclass(frozen=True)
+class Choice:
+    target: Target
+    wheel: Path
+    pip: str
+    uv: str
+    ok: bool
+
+
+def _select(index: Index, target: Target, wheel: Path, release: ReleaseSet, downloads: Path, work: Path,
+            progress: Progress) -> Choice:
+    """pip and uv, asked as a machine of the target's platform, take exactly its wheel."""
+    from .verify.resolution import probes
+
+    progress(f"==> {target.name}: pip and uv choose from the index")
+    asked = probes(target)
+    # A universal2 wheel's probes are its slices, each asked with that wheel alone; from a full
+    # index the thin wheels rightly win there, so pip is asked as a machine that wants universal2.
+    pip_platforms = [p.pip_platform for p in asked if not p.alone] or sorted(target.tags)[:1]
+    pip_seen, uv_seen, ok = [], [], True
+    for number, platform in enumerate(pip_platforms):
+        dest = work / "pip" / target.name / str(number)
+        got = _pip_download(index, platform, dest, release.version)
+        if got != [wheel.name]:
+            ok = False
+            pip_seen.append(f"{platform}: got {', '.join(got) or 'nothing'}")
+        elif sha256_file(dest / wheel.name) != sha256_file(wheel):
+            ok = False
+            pip_seen.append(f"{platform}: other bytes than dist/")
+        else:
+            pip_seen.append(platform)
+            downloads.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(dest / wheel.name, downloads / wheel.name)
+    for number, probe in enumerate(asked):
+        if probe.uv_platform is None or probe.alone:
+            uv_seen.append(f"- ({probe.uv_missing or 'a universal2 wheel: uv rightly takes the thin ones'})")
+            continue
+        verdict = _uv_install(index, probe.uv_platform, probe.macos, work / "uv" / target.name / str(number),
+                              wheel, release.version)
+        ok = ok and verdict == "yes"
+        uv_seen.append(probe.uv_platform if verdict == "yes" else f"{probe.uv_platform}: {verdict}")
+    return Choice(target, wheel, "; ".join(pip_seen), "; ".join(dict.fromkeys(uv_seen)), ok)
+
+
+def _pip_download(index: Index, platform: str, dest: Path, version: str) -> list[str]:
+    dest.mkdir(parents=True, exist_ok=True)
+    _run([sys.executable, "-m", "pip", "download", "--isolated", "--disable-pip-version-check", "--no-deps",
+          "--only-binary=:all:", "--platform", platform, "--python-version", PYTHON,
+          "--implementation", "cp", "--abi", f"cp{PYTHON.replace('.', '')}", "--index-url", index.simple,
+          "-d", str(dest), f"noetl=={version}"], timeout=300, check=False)
+    return sorted(p.name for p in dest.glob("*.whl"))
+
+
+def _uv_install(index: Index, platform: str, macos: str | None, dest: Path, wheel: Path, version: str) -> str:
+    from .verify.execution import clean_environment, uv_binary
+    from .verify.wheelfile import WheelFile
+
+    env = clean_environment()
+    env.pop("MACOSX_DEPLOYMENT_TARGET", None)
+    if macos:
+        env["MACOSX_DEPLOYMENT_TARGET"] = macos
+    proc = _run([uv_binary(), "pip", "install", "--no-config", "--no-cache", "--no-deps", "--index-url",
+                 index.simple, "--python-platform", platform, "--python-version", PYTHON, "--target", str(dest),
+                 f"noetl=={version}"], env=env, timeout=300, check=False)
+    if proc.returncode != 0:
+        return f"failed ({_last_line(proc)})"
+    read = WheelFile.read(wheel)
+    installed = dest / read.dist_info / "WHEEL"
+    tags = {line.split(":", 1)[1].strip() for line in installed.read_text().splitlines()
+            if line.lower().startswith("tag:")} if installed.is_file() else set()
+    if tags != set(read.filename_tags):
+        return f"installed {', '.join(sorted(tags)) or 'nothing'}"
+    return "yes"
+
+
+def _fetch_sdist(index: Index, release: ReleaseSet, downloads: Path) -> Step:
+    dest = downloads.parent / "sdist-download"
+    dest.mkdir(parents=True, exist_ok=True)
+    _run([sys.executable, "-m", "pip", "download", "--isolated", "--disable-pip-version-check", "--no-deps",
+          "--no-binary", ":all:", "--no-build-isolation", "--index-url", index.simple, "-d", str(dest),
+          f"noetl=={release.version}"], timeout=300, check=False)
+    got = dest / release.sdist.name
+    if not got.is_file() or sha256_file(got) != sha256_file(release.sdist):
+        return Step("sdist", False, f"pip download --no-binary did not fetch {release.sdist.name} unchanged")
+    shutil.copyfile(got, downloads / got.name)
+    return Step("sdist", True, f"{got.name} fetched byte-identical")
+
+
+def _install_and_serve(name: str, index: Index, release: ReleaseSet, where: Path, *, source: bool,
+                       cargo_target: Path | None = None) -> Step:
+    """A fresh venv; pip install noetl from the index; --version; server start, status, stop."""
+    venv = where / "venv"
+    _run([sys.executable, "-m", "venv", str(venv)], timeout=180)
+    env = _user_env(where)
+    if cargo_target is not None:
+        env["CARGO_TARGET_DIR"] = str(cargo_target)
+    cmd = [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-input", "--index-url", index.simple]
+    cmd += ["--no-binary", "noetl"] if source else ["--only-binary", "noetl"]
+    log = where / "pip.log"
+    proc = _run([*cmd, f"noetl=={release.version}"], env=env, timeout=INSTALL_SECONDS, check=False, log=log)
+    if proc.returncode != 0:
+        return Step(name, False, f"pip install failed ({_last_line(proc)}); log: {log}")
+    noetl = venv / "bin" / "noetl"
+    said = _run([str(noetl), "--version"], env=env, timeout=60, check=False)
+    if said.stdout.strip() != f"noetl {release.version}":
+        return Step(name, False, f"noetl --version said {said.stdout.strip()!r} (exit {said.returncode})")
+    served = _serve(noetl, env, where)
+    how = ("compiled from the sdist: " if source else "") + _installed_wheel(venv)
+    return Step(name, served == "", f"{how}; noetl --version = {release.version}; " + (served or "server started, answered, stopped"))
+
+
+def _installed_wheel(venv: Path) -> str:
+    proc = _run([str(venv / "bin" / "python"), "-c",
+                 "import importlib.metadata as m; print(' '.join(l.split(':',1)[1].strip() for l in "
+                 "m.distribution('noetl').read_text('WHEEL').splitlines() if l.startswith('Tag:')))"],
+                timeout=60, check=False)
+    return f"installed the {proc.stdout.strip() or '?'} wheel"
+
+
+def _serve(noetl: Path, env: dict[str, str], where: Path) -> str:
+    """'' when `noetl server start --init-db`, `--json server status` and `server stop` work."""
+    port = str(_free_port())
+    start = _run([str(noetl), "--port", port, "server", "start", "--init-db"], env=env, timeout=SERVER_SECONDS,
+                 check=False, cwd=where)
+    try:
+        if start.returncode != 0:
+            return f"server start failed ({_last_line(start)})"
+        status = _run([str(noetl), "--port", port, "--json", "server", "status"], env=env, timeout=SERVER_SECONDS,
+                      check=False, cwd=where)
+        try:
+            healthy = status.returncode == 0 and bool(json.loads(status.stdout))
+        except ValueError:
+            healthy = False
+        if not healthy:
+            return f"server status failed ({_last_line(status)})"
+    finally:
+        stop = _run([str(noetl), "server", "stop"], env=env, timeout=SERVER_SECONDS, check=False, cwd=where)
+    if stop.returncode != 0:
+        return f"server stop failed ({_last_line(stop)})"
+    return ""
+
+
+def _user_env(where: Path) -> dict[str, str]:
+    """A user's environment with nothing of ours in it: no pip/uv configuration, its own HOME."""
+    from .verify.execution import clean_environment
+
+    env = {k: v for k, v in clean_environment().items() if not k.startswith("NOETL_")}
+    # its own HOME keeps noetl's config apart; Rust stays where this user's rustup put it
+    env.setdefault("RUSTUP_HOME", str(Path.home() / ".rustup"))
+    env.setdefault("CARGO_HOME", str(Path.home() / ".cargo"))
+    home = where / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env.update(HOME=str(home), NOETL_HOME=str(where / "noetl-home"), NOETL_CONFIG_DIR=str(where / "noetl-config"),
+               PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", NO_PROXY="127.0.0.1,localhost",
+               no_proxy="127.0.0.1,localhost", PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+def _verify_downloads(layout: Layout, matrix: Matrix, downloads: Path, work: Path,
+                      progress: Progress) -> tuple[dict[str, dict[str, str]], Step]:
+    from . import verify
+
+    files = sorted(str(p) for p in downloads.iterdir()) if downloads.is_dir() else []
+    if not files:
+        return {}, Step("verify", False, "nothing was downloaded to verify")
+    report = verify.verify(files, layout, matrix, progress=progress)
+    verify.write_json(report, work / "verify.json")
+    verdicts = {w.wheel: {r.check: f"{r.status}: {r.detail}" for r in w.results} for w in report.wheels}
+    failures = [f"{w.wheel}: {r.check}" for w in report.wheels for r in w.results if r.failed]
+    detail = f"{len(report.wheels)} downloaded files; " + (f"FAILED {', '.join(failures)}" if failures else "all passed")
+    return verdicts, Step("verify", not failures, f"{detail} ({work / 'verify.json'})")
+
+
+def _row(choice: Choice, verdicts: dict[str, dict[str, str]]) -> Row:
+    checks = verdicts.get(choice.wheel.name, {})
+    run = checks.get("run", "not verified")
+    status, _, detail = run.partition(": ")
+    ran = {"pass": "yes", "skip": "-", "fail": "FAILED"}.get(status, status) + (f" ({_short(detail)})" if detail else "")
+    ok = choice.ok and status in ("pass", "skip") and not any(v.startswith("fail") for v in checks.values())
+    return Row(choice.target.name, choice.wheel.name, "yes: " + choice.pip if choice.ok else choice.pip,
+               choice.uv, ran, ok)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render(outcome: Outcome) -> str:
+    rows = [[r.target, r.wheel, r.pip, r.uv, r.ran] for r in outcome.rows]
+    steps = [f"{'ok  ' if s.ok else 'FAIL'} {s.name}: {s.detail}" for s in outcome.steps]
+    verdict = "passed" if outcome.ok else "FAILED"
+    return "\n".join([
+        table(["target", "wheel", "selected-by-pip", "selected-by-uv", "ran"], rows), "", *steps, "",
+        f"rehearsal of noetl {outcome.version} on {outcome.index}: {verdict} ({outcome.seconds:.0f} s); "
+        f"logs in {outcome.log_dir}",
+    ])
+
+
+# ---------------------------------------------------------------- running programs
+
+
+def _run(cmd: Sequence[str], *, timeout: float, check: bool = True, env: dict[str, str] | None = None,
+         cwd: Path | None = None, log: Path | None = None) -> subprocess.CompletedProcess[str]:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout,
+                              env=env, cwd=cwd, check=False, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise ReleaseError(f"{Path(cmd[0]).name} {' '.join(cmd[1:3])} timed out after {timeout:.0f} s") from None
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(f"$ {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
+    if check and proc.returncode != 0:
+        raise ReleaseError(f"{Path(cmd[0]).name} {' '.join(cmd[1:3])} failed: {_last_line(proc)}")
+    return proc
+
+
+def _last_line(proc: subprocess.CompletedProcess[str]) -> str:
+    for text in (proc.stderr, proc.stdout):
+        lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+        if lines:
+            return _short(lines[-1], 200)
+    return f"exit {proc.returncode}"

@@ -1,0 +1,280 @@
+"""Publishing (issue 8): what `publish` refuses, each with one line and dist/ untouched; the
+index refusing a file it has; and the release rehearsal against a real index on 127.0.0.1.
+
+The release here is the test session's wheels of one target per OS family, their sdist and a
+passing verify.json, judged against a targets.toml of just those targets (a release of the
+real targets.toml would need all of them built)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from noetl_build import rehearsal
+from noetl_build.layout import Layout
+from noetl_build.targets import load_matrix
+from tests.conftest import CI_TARGETS, ROOT, BuiltDist, build_version, write_targets_file
+
+pytestmark = pytest.mark.slow
+
+
+def run_cli(dist: Path, targets: Path, *args: str, env: dict[str, str] | None = None,
+            timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "noetl_build", "--dist", str(dist), "--targets-file", str(targets), *args],
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def snapshot(directory: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir()) if p.is_file()}
+
+
+def assert_one_line_refusal(proc: subprocess.CompletedProcess[str], *phrases: str) -> str:
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    for phrase in phrases:
+        assert phrase in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def targets_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_targets_file(tmp_path_factory.mktemp("targets") / "targets.toml", CI_TARGETS)
+
+
+@pytest.fixture(scope="module")
+def release_dist(built_dist: BuiltDist, targets_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's wheels plus their sdist and a passing verify.json, in a dist/ of its own."""
+    dist = tmp_path_factory.mktemp("release") / "dist"
+    shutil.copytree(built_dist.path, dist)
+    proc = run_cli(dist, targets_file, "sdist")
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli(dist, targets_file, "verify")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "3 wheels and 1 sdist" in proc.stdout
+    return dist
+
+
+@pytest.fixture
+def copy_of(release_dist: Path, tmp_path: Path):
+    def make() -> Path:
+        dist = tmp_path / "dist"
+        shutil.copytree(release_dist, dist)
+        return dist
+    return make
+
+
+def check(dist: Path, targets: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(dist, targets, "publish", "--check", *extra)
+
+
+TEST_INDEX = ("--allow-dev", "--repository-url", "http://127.0.0.1:9/")
+
+
+# ---------------------------------------------------------------- what publish refuses
+
+
+def test_a_complete_verified_set_is_ready(release_dist: Path, targets_file: Path) -> None:
+    proc = check(release_dist, targets_file, *TEST_INDEX)
+    assert proc.returncode == 0, proc.stderr
+    assert f"ready to publish 4 files of noetl {build_version()}" in proc.stderr
+
+
+def test_a_development_version_is_refused(release_dist: Path, targets_file: Path) -> None:
+    before = snapshot(release_dist)
+    assert_one_line_refusal(check(release_dist, targets_file), build_version(), "development build", "--bump")
+    assert snapshot(release_dist) == before
+
+
+def test_allow_dev_does_not_open_pypi(release_dist: Path, targets_file: Path) -> None:
+    for url in ("https://upload.pypi.org/legacy/", "https://test.pypi.org/legacy/"):
+        assert_one_line_refusal(check(release_dist, targets_file, "--allow-dev", "--repository-url", url),
+                                "--allow-dev is for test indexes", url)
+
+
+def test_attestations_go_only_to_pypi(release_dist: Path, targets_file: Path) -> None:
+    proc = run_cli(release_dist, targets_file, "publish", *TEST_INDEX, "--attestations")
+    assert_one_line_refusal(proc, "only PyPI and TestPyPI accept attestations")
+
+
+def test_a_missing_wheel_is_refused(copy_of, targets_file: Path) -> None:
+    dist = copy_of()
+    manifest = json.loads((dist / "manifest.json").read_text())
+    windows = next(r["wheel"] for r in manifest["wheels"] if r["target"] == "x86_64-pc-windows-gnu")
+    (dist / windows).unlink()
+    before = snapshot(dist)
+    assert_one_line_refusal(check(dist, targets_file, *TEST_INDEX), "incomplete", "x86_64-pc-windows-gnu",
+                            "nox -s wheel -- x86_64-pc-windows-gnu")
+    assert snapshot(dist) == before
+
+
+def test_a_missing_sdist_is_refused(copy_of, targets_file: Path) -> None:
+    dist = copy_of()
+    next(dist.glob("*.tar.gz")).unlink()
+    assert_one_line_refusal(check(dist, targets_file, *TEST_INDEX), "no sdist", "nox -s sdist")
+
+
+def test_a_stray_wheel_is_refused(copy_of, targets_file: Path) -> None:
+    dist = copy_of()
+    wheel = next(dist.glob("*win_amd64.whl"))
+    stray = dist / wheel.name.replace(build_version(), "0.0.1")
+    shutil.copyfile(wheel, stray)
+    assert_one_line_refusal(check(dist, targets_file, *TEST_INDEX), stray.name, "does not list")
+
+
+def test_a_file_changed_since_its_build_is_refused(copy_of, targets_file: Path) -> None:
+    dist = copy_of()
+    wheel = next(dist.glob("*win_amd64.whl"))
+    with wheel.open("ab") as stream:
+        stream.write(b"\0")
+    assert_one_line_refusal(check(dist, targets_file, *TEST_INDEX), wheel.name, "changed since it was built")
+
+
+def test_mixed_versions_are_refused(copy_of, targets_file: Path) -> None:
+    dist = copy_of()
+    manifest = json.loads((dist / "manifest.json").read_text())
+    row = next(r for r in manifest["wheels"] if r["target"] == "x86_64-pc-windows-gnu")
+    renamed = row["wheel"].replace(build_version(), "0.0.1")
+    (dist / row["wheel"]).rename(dist / renamed)
+    row["wheel"] = renamed
+    (dist / "manifest.json").write_text(json.dumps(manifest))
+    assert_one_line_refusal(check(dist, targets_file, *TEST_INDEX), "mixes versions", "0.0.1 (1 file)")
+
+
+def test_an_unverified_file_is_refused(copy_of, targets_file: Path) -> None:
+    dist = copy_of()
+    report = json.loads((dist / "verify.json").read_text())
+    sdist = next(dist.glob("*.tar.gz"))
+    report["wheels"] = [w for w in report["wheels"] if w["wheel"] != sdist.name]
+    (dist / "verify.json").write_text(json.dumps(report))
+    assert_one_line_refusal(check(dist, targets_file, *TEST_INDEX), sdist.name, "was not verified", "nox -s verify")
+    (dist / "verify.json").unlink()
+    assert_one_line_refusal(check(dist, targets_file, *TEST_INDEX), "no ", "verify.json", "nox -s verify")
+
+
+def test_a_file_that_failed_verify_is_refused(copy_of, targets_file: Path) -> None:
+    dist = copy_of()
+    report = json.loads((dist / "verify.json").read_text())
+    row = next(w for w in report["wheels"] if w["target"] == "x86_64-unknown-linux-gnu")
+    row["ok"] = False
+    row["results"][0]["status"] = "fail"
+    (dist / "verify.json").write_text(json.dumps(report))
+    assert_one_line_refusal(check(dist, targets_file, *TEST_INDEX), row["wheel"], "failed verify",
+                            row["results"][0]["check"])
+
+
+# ---------------------------------------------------------------- a real index
+
+
+def test_the_index_refusing_a_file_it_has_fails_with_one_line(
+    release_dist: Path, targets_file: Path, tmp_path: Path
+) -> None:
+    wheelhouse = tmp_path / "empty-wheelhouse"
+    wheelhouse.mkdir()
+    credentials = {"TWINE_USERNAME": "rehearsal", "TWINE_PASSWORD": "rehearsal"}
+    before = snapshot(release_dist)
+    with rehearsal.running_index(tmp_path / "packages", wheelhouse, tmp_path / "index.log") as index:
+        assert index.url.startswith("http://127.0.0.1:")
+        first = run_cli(release_dist, targets_file, "publish", "--allow-dev", "--repository-url", index.url,
+                        env=credentials)
+        assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+        assert f"published 4 files of noetl {build_version()} to {index.url}" in first.stderr
+        assert set(rehearsal.listed_files(index)) == {n for n in before if n.endswith((".whl", ".tar.gz"))}
+        again = run_cli(release_dist, targets_file, "publish", "--allow-dev", "--repository-url", index.url,
+                        env=credentials)
+        errors = [line for line in again.stderr.splitlines() if line.startswith("error:")]
+        assert again.returncode == 1 and len(errors) == 1, again.stderr[-2000:]
+        assert "already has" in errors[0] and "dist/ is unchanged" in errors[0]
+        assert "(HTTP 400 " in errors[0] or "(HTTP 409 " in errors[0]  # pypiserver says 400, as PyPI does
+        assert "Traceback" not in again.stderr
+    assert snapshot(release_dist) == before
+    assert list((tmp_path / "packages").iterdir()), "the index kept what was uploaded"
+
+
+# ---------------------------------------------------------------- the rehearsal
+
+
+@pytest.fixture(scope="module")
+def rehearsed(release_dist: Path, targets_file: Path, tmp_path_factory: pytest.TempPathFactory):
+    layout = Layout.at(ROOT, dist=release_dist)
+    if not (rehearsal.wheelhouse_dir(layout) / ".filled").is_file():
+        pytest.fail("no build/wheelhouse: run the tests with nox -s tests (it fetches the wheelhouse first)")
+    work = tmp_path_factory.mktemp("rehearsal") / "work"
+    before = snapshot(release_dist)
+    # Only 127.0.0.1: cargo builds the sdist's binary from crates already fetched by the builds.
+    os.environ["CARGO_NET_OFFLINE"] = "true"
+    try:
+        outcome = rehearsal.rehearse(layout, load_matrix(targets_file), work=work)
+    finally:
+        del os.environ["CARGO_NET_OFFLINE"]
+    assert snapshot(release_dist) == before, "the rehearsal changed dist/"
+    return outcome
+
+
+def test_rehearsal_passes_every_step(rehearsed) -> None:
+    text = rehearsal.render(rehearsed)
+    assert rehearsed.ok, text
+    assert [s.name for s in rehearsed.steps] == [
+        "upload", "index lists", "sdist", "install wheel", "install sdist", "verify"]
+    assert rehearsed.version == build_version()
+    assert rehearsed.index.startswith("http://127.0.0.1:")
+
+
+def test_rehearsal_table_has_every_target(rehearsed) -> None:
+    rows = {r.target: r for r in rehearsed.rows}
+    assert list(rows) == list(CI_TARGETS)
+    assert all(r.pip.startswith("yes: ") for r in rows.values())
+    assert rows["x86_64-unknown-linux-gnu"].uv == "x86_64-manylinux_2_17"
+    assert rows["x86_64-pc-windows-gnu"].uv == "x86_64-pc-windows-msvc"
+    assert rows["x86_64-unknown-linux-gnu"].ran.startswith("yes (ran natively")
+    assert rows["x86_64-pc-windows-gnu"].ran.startswith("yes (ran under wine")
+    assert rows["x86_64-apple-darwin"].ran.startswith("-")
+    text = rehearsal.render(rehearsed)
+    assert "selected-by-pip" in text and "selected-by-uv" in text and ": passed" in text
+
+
+def test_rehearsal_installs_the_release_from_the_index(rehearsed) -> None:
+    steps = {s.name: s.detail for s in rehearsed.steps}
+    assert f"noetl --version = {build_version()}" in steps["install wheel"]
+    assert "manylinux_2_17_x86_64" in steps["install wheel"]
+    assert "server started, answered, stopped" in steps["install wheel"]
+    assert steps["install sdist"].startswith("compiled from the sdist: installed the py3-none-linux_x86_64 wheel")
+    assert "server started, answered, stopped" in steps["install sdist"]
+    assert "4 downloaded files; all passed" in steps["verify"]
+
+
+def test_rehearse_refuses_to_clear_a_directory_it_did_not_make(release_dist: Path, targets_file: Path,
+                                                                tmp_path: Path) -> None:
+    keep = tmp_path / "precious.txt"
+    keep.write_text("mine")
+    proc = run_cli(release_dist, targets_file, "rehearse", "--work", str(tmp_path))
+    assert_one_line_refusal(proc, "not empty", "--work")
+    assert keep.read_text() == "mine"
+
+
+def test_release_assets_are_the_files_sums_manifest_and_sboms(release_dist: Path, targets_file: Path,
+                                                               tmp_path: Path) -> None:
+    out = tmp_path / "assets"
+    proc = run_cli(release_dist, targets_file, "release-assets", str(out))
+    assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in out.iterdir())
+    files = sorted(n for n in snapshot(release_dist) if n.endswith((".whl", ".tar.gz")))
+    sboms = sorted(n.removesuffix(".whl").removesuffix(".tar.gz") + ".cdx.json" for n in files)
+    assert names == sorted([*files, "SHA256SUMS", "manifest.json", *sboms])
+    for name in files:
+        assert (out / name).read_bytes() == (release_dist / name).read_bytes()
+    for sbom in sboms:
+        document = json.loads((out / sbom).read_text())
+        assert document["bomFormat"] == "CycloneDX"
+        assert document["metadata"]["component"]["version"] == build_version()
