@@ -34,7 +34,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import ReleaseError
@@ -49,6 +49,7 @@ PYTHON = "3.12"  # the interpreter the pip and uv probes pretend to be (the whee
 START_SECONDS = 30  # the index must answer within this
 SERVER_SECONDS = 60  # `noetl server start/stop`
 INSTALL_SECONDS = 1800  # a source install compiles the binary
+REPORT = "rehearsal.json"  # in the scratch directory, beside the logs
 USER = ("rehearsal", "rehearsal")  # uploads are open; twine still sends something
 
 Progress = Callable[[str], None]
@@ -237,7 +238,17 @@ def rehearse(
         verdicts, verify_step = _verify_downloads(layout, matrix, downloads, work, progress)
         steps.append(verify_step)
         rows = tuple(_row(choice, verdicts) for choice in choices)
-    return Outcome(release.version, index.url, tuple(steps), rows, time.monotonic() - started, work / "logs")
+    outcome = Outcome(release.version, index.url, tuple(steps), rows, time.monotonic() - started, work / "logs")
+    (work / REPORT).write_text(json.dumps(to_json(outcome), indent=2) + "\n")
+    return outcome
+
+
+def to_json(outcome: Outcome) -> dict[str, object]:
+    return {
+        "ok": outcome.ok, "version": outcome.version, "index": outcome.index,
+        "seconds": round(outcome.seconds, 1),
+        "steps": [asdict(s) for s in outcome.steps], "targets": [asdict(r) for r in outcome.rows],
+    }
 
 
 def _fresh_scratch(work: Path) -> Path:
@@ -321,6 +332,7 @@ def _uv_install(index: Index, platform: str, macos: str | None, dest: Path, whee
     from .verify.wheelfile import WheelFile
 
     env = clean_environment()
+    env["UV_PYTHON_DOWNLOADS"] = "never"  # the probe pretends a Python; it never fetches one
     env.pop("MACOSX_DEPLOYMENT_TARGET", None)
     if macos:
         env["MACOSX_DEPLOYMENT_TARGET"] = macos
@@ -458,7 +470,7 @@ def render(outcome: Outcome) -> str:
     return "\n".join([
         table(["target", "wheel", "selected-by-pip", "selected-by-uv", "ran"], rows), "", *steps, "",
         f"rehearsal of noetl {outcome.version} on {outcome.index}: {verdict} ({outcome.seconds:.0f} s); "
-        f"logs in {outcome.log_dir}",
+        f"logs in {outcome.log_dir}, the report in {outcome.log_dir.parent / REPORT}",
     ])
 
 

@@ -19,7 +19,6 @@ import pytest
 
 from noetl_build import rehearsal
 from noetl_build.layout import Layout
-from noetl_build.targets import load_matrix
 from tests.conftest import CI_TARGETS, ROOT, BuiltDist, build_version, write_targets_file
 
 pytestmark = pytest.mark.slow
@@ -205,47 +204,69 @@ def test_the_index_refusing_a_file_it_has_fails_with_one_line(
 # ---------------------------------------------------------------- the rehearsal
 
 
+LOOPBACK_ONLY = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
+
+
+def loopback_only_available() -> bool:
+    """A network namespace holding only 127.0.0.1 (root, or unprivileged user namespaces)."""
+    if not (shutil.which("unshare") and shutil.which("ip")):
+        return False
+    probe = subprocess.run([*LOOPBACK_ONLY, "true"], capture_output=True, check=False, timeout=30)
+    return probe.returncode == 0
+
+
 @pytest.fixture(scope="module")
-def rehearsed(release_dist: Path, targets_file: Path, tmp_path_factory: pytest.TempPathFactory):
+def rehearsed(release_dist: Path, targets_file: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """`python -m noetl_build rehearse`, in a network namespace with only loopback where this host
+    allows one (so reaching any host but 127.0.0.1 would fail it): its report, and what it printed."""
     layout = Layout.at(ROOT, dist=release_dist)
     if not (rehearsal.wheelhouse_dir(layout) / ".filled").is_file():
         pytest.fail("no build/wheelhouse: run the tests with nox -s tests (it fetches the wheelhouse first)")
+    isolated = loopback_only_available()
+    if os.environ.get("CI") == "true":
+        assert isolated, "CI runs as root: unshare --net and ip (iproute2, .ci/setup) must work there"
     work = tmp_path_factory.mktemp("rehearsal") / "work"
     before = snapshot(release_dist)
-    # Only 127.0.0.1: cargo builds the sdist's binary from crates already fetched by the builds.
-    os.environ["CARGO_NET_OFFLINE"] = "true"
-    try:
-        outcome = rehearsal.rehearse(layout, load_matrix(targets_file), work=work)
-    finally:
-        del os.environ["CARGO_NET_OFFLINE"]
+    cmd = [sys.executable, "-m", "noetl_build", "--dist", str(release_dist), "--targets-file", str(targets_file),
+           "rehearse", "--work", str(work)]
+    # cargo compiles the sdist's binary from the crates the builds already fetched
+    proc = subprocess.run([*(LOOPBACK_ONLY if isolated else []), *cmd], cwd=ROOT, capture_output=True, text=True,
+                          check=False, timeout=2400, env={**os.environ, "CARGO_NET_OFFLINE": "true"})
     assert snapshot(release_dist) == before, "the rehearsal changed dist/"
-    return outcome
+    report_file = work / rehearsal.REPORT
+    assert report_file.is_file(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    return {"report": json.loads(report_file.read_text()), "proc": proc, "isolated": isolated}
 
 
-def test_rehearsal_passes_every_step(rehearsed) -> None:
-    text = rehearsal.render(rehearsed)
-    assert rehearsed.ok, text
-    assert [s.name for s in rehearsed.steps] == [
+def test_rehearsal_passes_every_step(rehearsed: dict) -> None:
+    report, proc = rehearsed["report"], rehearsed["proc"]
+    assert proc.returncode == 0 and report["ok"], proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert [s["name"] for s in report["steps"]] == [
         "upload", "index lists", "sdist", "install wheel", "install sdist", "verify"]
-    assert rehearsed.version == build_version()
-    assert rehearsed.index.startswith("http://127.0.0.1:")
+    assert all(s["ok"] for s in report["steps"])
+    assert report["version"] == build_version()
+    assert report["index"].startswith("http://127.0.0.1:")
 
 
-def test_rehearsal_table_has_every_target(rehearsed) -> None:
-    rows = {r.target: r for r in rehearsed.rows}
+def test_rehearsal_prints_one_table_of_every_target(rehearsed: dict) -> None:
+    rows = {r["target"]: r for r in rehearsed["report"]["targets"]}
     assert list(rows) == list(CI_TARGETS)
-    assert all(r.pip.startswith("yes: ") for r in rows.values())
-    assert rows["x86_64-unknown-linux-gnu"].uv == "x86_64-manylinux_2_17"
-    assert rows["x86_64-pc-windows-gnu"].uv == "x86_64-pc-windows-msvc"
-    assert rows["x86_64-unknown-linux-gnu"].ran.startswith("yes (ran natively")
-    assert rows["x86_64-pc-windows-gnu"].ran.startswith("yes (ran under wine")
-    assert rows["x86_64-apple-darwin"].ran.startswith("-")
-    text = rehearsal.render(rehearsed)
-    assert "selected-by-pip" in text and "selected-by-uv" in text and ": passed" in text
+    assert all(r["pip"].startswith("yes: ") and r["ok"] for r in rows.values())
+    assert rows["x86_64-unknown-linux-gnu"]["uv"] == "x86_64-manylinux_2_17"
+    assert rows["x86_64-pc-windows-gnu"]["uv"] == "x86_64-pc-windows-msvc"
+    assert rows["x86_64-unknown-linux-gnu"]["ran"].startswith("yes (ran natively")
+    assert rows["x86_64-pc-windows-gnu"]["ran"].startswith("yes (ran under wine")
+    assert rows["x86_64-apple-darwin"]["ran"].startswith("-")
+    out = rehearsed["proc"].stdout
+    header = next(line for line in out.splitlines() if line.startswith("target "))
+    assert header.split() == ["target", "wheel", "selected-by-pip", "selected-by-uv", "ran"]
+    for target, row in rows.items():
+        assert any(line.startswith(target) and row["wheel"] in line for line in out.splitlines()), target
+    assert f"rehearsal of noetl {build_version()} on http://127.0.0.1:" in out and ": passed" in out
 
 
-def test_rehearsal_installs_the_release_from_the_index(rehearsed) -> None:
-    steps = {s.name: s.detail for s in rehearsed.steps}
+def test_rehearsal_installs_the_release_from_the_index(rehearsed: dict) -> None:
+    steps = {s["name"]: s["detail"] for s in rehearsed["report"]["steps"]}
     assert f"noetl --version = {build_version()}" in steps["install wheel"]
     assert "manylinux_2_17_x86_64" in steps["install wheel"]
     assert "server started, answered, stopped" in steps["install wheel"]
