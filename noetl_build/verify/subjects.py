@@ -43,7 +43,7 @@ def _one(selector: str, layout: Layout, matrix: Matrix) -> Subject:
     path = Path(selector)
     if selector.endswith((".whl", ".tar.gz")) or path.exists():
         if not path.is_file():
-            raise ConfigError(f"{selector}: no such file")
+            raise ConfigError(f"{selector}: no such {'sdist' if selector.endswith('.tar.gz') else 'wheel'}")
         return for_path(path.resolve(), matrix)
     (target,) = matrix.select([selector])  # an unknown triple is a ConfigError naming the close ones
     _require_dist(layout)
