@@ -205,7 +205,7 @@ def _upload(
     try:
         import requests
         from twine.commands.upload import upload
-        from twine.exceptions import TwineException
+        from twine.exceptions import NonInteractive, TwineException
         from twine.settings import Settings
     except ImportError:
         raise ReleaseError("twine is not installed here: run nox -s publish (it installs requirements/release.txt)") from None
@@ -226,7 +226,11 @@ def _upload(
             raise ReleaseError(_refusal(file, url, exc.response)) from None
         except (TwineException, requests.RequestException) as exc:
             detail = " ".join(str(exc).split())[:300]
-            raise ReleaseError(f"uploading {file.name} to {url} failed: {detail}") from None
+            hint = ""
+            if isinstance(exc, NonInteractive):
+                hint = ("; give credentials: TWINE_USERNAME=__token__ and TWINE_PASSWORD=<an API token>, "
+                        "a keyring entry, or trusted publishing in CI")
+            raise ReleaseError(f"uploading {file.name} to {url} failed: {detail}{hint}") from None
 
 
 def _refusal(file: Path, url: str, response: Any) -> str:

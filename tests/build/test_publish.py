@@ -28,8 +28,8 @@ def run_cli(dist: Path, targets: Path, *args: str, env: dict[str, str] | None = 
             timeout: float = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "noetl_build", "--dist", str(dist), "--targets-file", str(targets), *args],
-        cwd=ROOT, capture_output=True, text=True, check=False, timeout=timeout,
-        env={**os.environ, **(env or {})},
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=timeout, stdin=subprocess.DEVNULL,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("TWINE_")}, **(env or {})},
     )
 
 
@@ -171,6 +171,14 @@ def test_a_file_that_failed_verify_is_refused(copy_of, targets_file: Path) -> No
     (dist / "verify.json").write_text(json.dumps(report))
     assert_one_line_refusal(check(dist, targets_file, *TEST_INDEX), row["wheel"], "failed verify",
                             row["results"][0]["check"])
+
+
+def test_no_credentials_is_one_line_saying_how_to_give_them(release_dist: Path, targets_file: Path) -> None:
+    proc = run_cli(release_dist, targets_file, "publish", *TEST_INDEX)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 1 and len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    for phrase in ("Credential not found", "TWINE_USERNAME", "TWINE_PASSWORD", "trusted publishing"):
+        assert phrase in errors[0]
 
 
 # ---------------------------------------------------------------- a real index
