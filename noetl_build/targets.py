@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 from .platforms import Triple, arches, parse_version, tag_problem
 
 RUN_METHODS = ("native", "qemu", "wine", "none")
@@ -105,17 +104,12 @@ class Matrix:
         by_name = {t.name: t for t in self.targets}
         for name in wanted:
             if name not in by_name:
-                hint = _suggest(name, by_name)
+                hint = did_you_mean(name, by_name)
                 raise ConfigError(
                     f"unknown target '{name}'{hint}; targets in {self.path.name}: "
                     + ", ".join(self.names())
                 )
         return tuple(t for t in self.targets if t.name in wanted)
-
-
-def _suggest(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def load_matrix(path: Path) -> Matrix:
@@ -134,7 +128,7 @@ def parse_matrix(data: Mapping[str, Any], path: Path) -> Matrix:
     unknown = set(data) - {"target"}
     if unknown:
         key = sorted(unknown)[0]
-        raise ConfigError(f"{path.name}: unknown top-level key '{key}'{_suggest(key, ['target'])}")
+        raise ConfigError(f"{path.name}: unknown top-level key '{key}'{did_you_mean(key, ['target'])}")
     tables = data.get("target")
     if not isinstance(tables, list) or not tables:
         raise ConfigError(f"{path.name}: no [[target]] tables: declare at least one target")
@@ -159,7 +153,7 @@ def _parse_target(table: Mapping[str, Any], where: str) -> Target:
 
     for key, value in table.items():
         if key not in _KEYS:
-            raise fail(key, "unknown key" + _suggest(key, _KEYS))
+            raise fail(key, "unknown key" + did_you_mean(key, _KEYS))
         expected, _ = _KEYS[key]
         if not isinstance(value, expected):
             raise fail(key, f"expected a {_type_name(expected)}, got {type(value).__name__}")
@@ -172,7 +166,7 @@ def _parse_target(table: Mapping[str, Any], where: str) -> Target:
     except ValueError as exc:
         raise fail("triple", str(exc)) from None
     if triple.arch not in arches():
-        raise fail("triple", f"unknown architecture '{triple.arch}'" + _suggest(triple.arch, arches()))
+        raise fail("triple", f"unknown architecture '{triple.arch}'" + did_you_mean(triple.arch, arches()))
 
     versions: dict[str, tuple[int, int]] = {}
     for key in _VERSION_KEYS:
@@ -201,7 +195,7 @@ def _parse_target(table: Mapping[str, Any], where: str) -> Target:
 
     run = table["run"]
     if run not in RUN_METHODS:
-        raise fail("run", f"'{run}' is not one of {', '.join(RUN_METHODS)}" + _suggest(run, RUN_METHODS))
+        raise fail("run", f"'{run}' is not one of {', '.join(RUN_METHODS)}" + did_you_mean(run, RUN_METHODS))
     qemu = table.get("qemu")
     if run == "qemu" and qemu is None:
         raise fail("qemu", "missing: run = \"qemu\" needs qemu = { program = \"qemu-<arch>\" }")
@@ -210,7 +204,7 @@ def _parse_target(table: Mapping[str, Any], where: str) -> Target:
             raise fail("qemu", f"only applies with run = \"qemu\" (run is \"{run}\")")
         for key in qemu:
             if key not in _QEMU_KEYS:
-                raise fail("qemu", f"unknown key '{key}'" + _suggest(key, _QEMU_KEYS))
+                raise fail("qemu", f"unknown key '{key}'" + did_you_mean(key, _QEMU_KEYS))
         if not isinstance(qemu.get("program"), str):
             raise fail("qemu", "needs program = \"qemu-<arch>\"")
 

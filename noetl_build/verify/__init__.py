@@ -13,11 +13,10 @@ lacks), ``tools`` (running checkers), ``suite`` (the checks' order), ``results``
 
 from __future__ import annotations
 
-import difflib
 import time
 from collections.abc import Callable, Sequence
 
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from ..layout import Layout
 from ..targets import Matrix
 from .render import plural, render, write_json
@@ -39,9 +38,7 @@ def verify(
     known = tuple(dict.fromkeys([*CHECK_NAMES, *SDIST_CHECK_NAMES]))
     for name in only:
         if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ConfigError(f"unknown check '{name}'{hint}; checks: {', '.join(known)}")
+            raise ConfigError(f"unknown check '{name}'{did_you_mean(name, known)}; checks: {', '.join(known)}")
     subjects = select(selectors, layout, matrix)
     paths = build_machine_paths(layout)
     reports = []
