@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import BuildError, ToolchainError
-from .fingerprint import Stamp, digest, files_under, sha256_file
+from .files import EXEC_MODE, sha256_file
+from .fingerprint import Stamp, digest, files_under
 from .layout import Layout
 from .platforms import Triple, arches
 from .procs import output, run
@@ -258,7 +259,7 @@ def compile_target(
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = binary.with_name(binary.name + ".tmp")
     shutil.copyfile(built, tmp)
-    tmp.chmod(0o755)
+    tmp.chmod(EXEC_MODE)
     tmp.replace(binary)
     seconds = time.monotonic() - started
     sha = sha256_file(binary)
@@ -307,7 +308,7 @@ def _compile_fat(
     tmp = binary.with_name(binary.name + ".tmp")
     run([lipo, "-create", *(p.binary for p in parts), "-output", tmp],
         what=f"{target.name}: lipo", log=layout.logs / f"{target.name}.lipo.log")
-    tmp.chmod(0o755)
+    tmp.chmod(EXEC_MODE)
     tmp.replace(binary)
     sha = sha256_file(binary)
     seconds = time.monotonic() - started

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .files import FILE_MODE, atomic_write_text
+
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
 SCHEMA = 1
@@ -41,7 +43,7 @@ def publish(wheel: Path, dist: Path) -> Path:
     tmp = Path(tmp_name)
     try:
         shutil.copyfile(wheel, tmp)
-        tmp.chmod(0o644)
+        tmp.chmod(FILE_MODE)
         final = dist / wheel.name
         os.replace(tmp, final)
     finally:
@@ -95,14 +97,8 @@ def write_index(
     rows = sorted(entries.values(), key=lambda e: e.wheel)
     files = [(e.sha256, e.wheel) for e in rows] + ([(sdist.sha256, sdist.file)] if sdist else [])
     sums = "".join(f"{sha}  {name}\n" for sha, name in files)
-    _atomic_write(dist / SUMS, sums)
+    atomic_write_text(dist / SUMS, sums)
     manifest = {"schema": SCHEMA, **meta, "wheels": [asdict(e) for e in sorted(rows, key=lambda e: e.target)]}
     if sdist:
         manifest["sdist"] = asdict(sdist)
-    _atomic_write(dist / MANIFEST, json.dumps(manifest, indent=2) + "\n")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write_text(dist / MANIFEST, json.dumps(manifest, indent=2) + "\n")

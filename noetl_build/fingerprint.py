@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from .files import atomic_write_text, sha256_file
+
 SKIP_PARTS = {"__pycache__", "node_modules", "target", ".git", "dist"}
 
 
@@ -29,16 +31,8 @@ def digest(*, files: Iterable[Path] = (), base: Path | None = None, extra: objec
     for path in files:
         name = path.relative_to(base) if base else path
         h.update(str(name).encode() + b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).digest())
+        h.update(bytes.fromhex(sha256_file(path)))
     h.update(json.dumps(extra, sort_keys=True, default=str).encode())
-    return h.hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
     return h.hexdigest()
 
 
@@ -65,7 +59,4 @@ class Stamp:
         )
 
     def write(self, data: dict[str, object]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        tmp.replace(self.path)
+        atomic_write_text(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -14,7 +14,8 @@ from pathlib import Path
 from . import dist
 from .compile import ZigTools, compile_target
 from .errors import BuildError
-from .fingerprint import Stamp, digest, sha256_file
+from .files import sha256_file
+from .fingerprint import Stamp, digest
 from .layout import Layout
 from .procs import CommandError
 from .report import human_size, say, table

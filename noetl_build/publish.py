@@ -31,7 +31,7 @@ from packaging.version import Version
 
 from . import dist
 from .errors import ReleaseError
-from .fingerprint import sha256_file
+from .files import sha256_file
 from .layout import Layout
 from .targets import Matrix
 

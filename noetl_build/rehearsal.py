@@ -39,7 +39,7 @@ from pathlib import Path
 
 from .errors import ReleaseError
 from .layout import Layout
-from .fingerprint import sha256_file
+from .files import sha256_file
 from .publish import ReleaseSet, publish
 from .report import table
 from .targets import Matrix, Target

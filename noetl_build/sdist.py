@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import dist
 from .errors import BuildError
-from .fingerprint import sha256_file
+from .files import sha256_file
 from .layout import Layout
 from .procs import run
 from .report import say

@@ -23,7 +23,7 @@ from typing import Any
 
 from .dist import MANIFEST, SCHEMA, Entry, Sdist, load_meta, publish, write_index
 from .errors import ConfigError
-from .fingerprint import sha256_file
+from .files import sha256_file
 from .targets import Matrix, Target
 
 REBUILD = "download the shard's dist/ whole again, or rebuild it (nox -s wheel -- TRIPLE ...)"

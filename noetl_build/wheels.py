@@ -12,13 +12,14 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from .errors import BuildError
-from .fingerprint import Stamp, digest, files_under, sha256_file
+from .files import EXEC_MODE, FILE_MODE, sha256_file
+from .fingerprint import Stamp, digest, files_under
 from .layout import Layout
 from .procs import run
 from .sbom import SBOM_DIR, SBOM_NAME
 from .source import wheel_sources
 
-FILE_MODE, DIR_MODE, EXEC_MODE = 0o644, 0o755, 0o755
+DIR_MODE = EXEC_MODE
 
 
 def build_generic_wheel(layout: Layout, *, version: str, epoch: int) -> Path:

@@ -7,11 +7,12 @@ import re
 import stat
 from collections import Counter
 
+from ..files import EXEC_MODE, FILE_MODE
 from .context import Context
 from .results import Result, failed, passed
 from .tools import capture, python_module
 
-BINARY_MODE, FILE_MODE = 0o755, 0o644
+BINARY_MODE = EXEC_MODE
 
 
 def check_tags(ctx: Context) -> Result:

@@ -16,7 +16,6 @@ Building the sdist's wheel is not a check here: it compiles the binary (minutes)
 from __future__ import annotations
 
 import email.policy
-import hashlib
 import json
 import tarfile
 import tempfile
@@ -30,6 +29,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 from packaging.utils import InvalidSdistFilename, parse_sdist_filename
 
 from ..errors import VersionError
+from ..files import sha256_file
 from ..sbom import SBOM_DIR, SBOM_NAME
 from ..version import version_in_source
 from .checks_common import twine_verdict
@@ -132,7 +132,7 @@ CHECK_NAMES = tuple(name for name, _ in CHECKS)
 
 def verify_sdist(path: Path, *, only: tuple[str, ...] = ()) -> WheelReport:
     """Every sdist check (or those named in ``only`` that apply to an sdist) on one sdist."""
-    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    sha256 = sha256_file(path)
     with tempfile.TemporaryDirectory(prefix="noetl-verify-sdist-") as scratch:
         try:
             sdist = _open(path, Path(scratch))

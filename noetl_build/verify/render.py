@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
+from ..files import atomic_write_text
 from ..report import table
 from .results import FAIL, PASS, Report
 
@@ -62,7 +62,4 @@ def to_json(report: Report) -> dict[str, object]:
 
 def write_json(report: Report, path: Path) -> None:
     """Write the report atomically: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(to_json(report), indent=2) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(to_json(report), indent=2) + "\n")

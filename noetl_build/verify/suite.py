@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from ..files import sha256_file
 from ..layout import Layout
 from ..targets import Target
 from .auditwheel import check_auditwheel
@@ -59,7 +59,7 @@ def verify_wheel(
     only: tuple[str, ...] = (),
 ) -> WheelReport:
     """Every check (or those named in ``only``) on one wheel; a check that crashes fails, naming why."""
-    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    sha256 = sha256_file(path)
     target_name = target.name if target else None
     try:
         wheel = WheelFile.read(path)
