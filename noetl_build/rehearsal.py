@@ -43,9 +43,9 @@ from .files import sha256_file
 from .publish import ReleaseSet, publish
 from .report import table
 from .targets import Matrix, Target
+from .verify.resolution import PYTHON
 
 WHEELHOUSE_REQUIREMENTS = "wheelhouse.txt"
-PYTHON = "3.12"  # the interpreter the pip and uv probes pretend to be (the wheels are py3-none)
 START_SECONDS = 30  # the index must answer within this
 SERVER_SECONDS = 60  # `noetl server start/stop`
 INSTALL_SECONDS = 1800  # a source install compiles the binary
@@ -321,31 +321,29 @@ def _select(index: Index, target: Target, wheel: Path, release: ReleaseSet, down
 def _pip_download(index: Index, platform: str, dest: Path, version: str) -> list[str]:
     dest.mkdir(parents=True, exist_ok=True)
     _run([sys.executable, "-m", "pip", "download", "--isolated", "--disable-pip-version-check", "--no-deps",
-          "--only-binary=:all:", "--platform", platform, "--python-version", PYTHON,
-          "--implementation", "cp", "--abi", f"cp{PYTHON.replace('.', '')}", "--index-url", index.simple,
+          "--only-binary=:all:", "--platform", platform, "--python-version", f"{PYTHON[0]}.{PYTHON[1]}",
+          "--implementation", "cp", "--abi", f"cp{PYTHON[0]}{PYTHON[1]}", "--index-url", index.simple,
           "-d", str(dest), f"noetl=={version}"], timeout=300, check=False)
     return sorted(p.name for p in dest.glob("*.whl"))
 
 
 def _uv_install(index: Index, platform: str, macos: str | None, dest: Path, wheel: Path, version: str) -> str:
     from .verify.execution import clean_environment, uv_binary
+    from .verify.resolution import installed_tags
     from .verify.wheelfile import WheelFile
 
     env = clean_environment()
-    env["UV_PYTHON_DOWNLOADS"] = "never"  # the probe pretends a Python; it never fetches one
     env.pop("MACOSX_DEPLOYMENT_TARGET", None)
     if macos:
         env["MACOSX_DEPLOYMENT_TARGET"] = macos
     proc = _run([uv_binary(), "pip", "install", "--no-config", "--no-cache", "--no-deps", "--index-url",
-                 index.simple, "--python-platform", platform, "--python-version", PYTHON, "--target", str(dest),
+                 index.simple, "--python-platform", platform, "--python-version", f"{PYTHON[0]}.{PYTHON[1]}", "--target", str(dest),
                  f"noetl=={version}"], env=env, timeout=300, check=False)
     if proc.returncode != 0:
         return f"failed ({_last_line(proc)})"
     read = WheelFile.read(wheel)
-    installed = dest / read.dist_info / "WHEEL"
-    tags = {line.split(":", 1)[1].strip() for line in installed.read_text().splitlines()
-            if line.lower().startswith("tag:")} if installed.is_file() else set()
-    if tags != set(read.filename_tags):
+    tags = installed_tags(dest, read.dist_info)
+    if tags != read.filename_tags:
         return f"installed {', '.join(sorted(tags)) or 'nothing'}"
     return "yes"
 

@@ -107,6 +107,9 @@ def uv_binary() -> str:
 
 def clean_environment() -> dict[str, str]:
     """This environment without PIP_* and UV_* settings (a find-links of the host's, say) and
-    without PYTHONPATH & co, which would put a checkout's `noetl` before the installed one."""
+    without PYTHONPATH & co, which would put a checkout's `noetl` before the installed one.
+    uv, asked as another machine, never downloads a Python for it."""
     dropped = ("PIP_", "UV_", "PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE", "VIRTUAL_ENV")
-    return {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    return env

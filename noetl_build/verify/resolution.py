@@ -139,7 +139,7 @@ def check_uv(ctx: Context) -> Result | None:
         )
         if not out.ok:
             return failed("uv", f"{probe.uv_platform}: uv found no wheel ({out.last_line()})")
-        installed = _installed_tags(dest, ctx.wheel.dist_info)
+        installed = installed_tags(dest, ctx.wheel.dist_info)
         if installed != ctx.wheel.filename_tags:
             shown = ", ".join(sorted(installed)) or "nothing"
             return failed("uv", f"{probe.uv_platform}: uv installed the wheel tagged {shown}")
@@ -161,7 +161,8 @@ def _links(ctx: Context, probe: Probe, number: int) -> Path:
     return alone
 
 
-def _installed_tags(target_dir: Path, dist_info: str) -> frozenset[str]:
+def installed_tags(target_dir: Path, dist_info: str) -> frozenset[str]:
+    """The Tag lines of the WHEEL an installer put under ``target_dir`` (empty if none)."""
     wheel = target_dir / dist_info / "WHEEL"
     if not wheel.is_file():
         return frozenset()
