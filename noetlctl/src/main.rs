@@ -4,6 +4,7 @@ mod client;
 mod config;
 mod output;
 mod playbook;
+mod process;
 mod server;
 
 use std::path::PathBuf;
@@ -16,7 +17,7 @@ use serde_json::{json, Value};
 
 use crate::client::Client;
 use crate::config::{Config, DEFAULT_PORT};
-use crate::output::{catalog_table, field, key_values, list_field, print_json, table};
+use crate::output::{catalog_table, field, key_values, list_field, table, Output};
 
 /// The version `noetl --version` prints: the build's (`NOETL_BUILD_VERSION`, set by the
 /// wheel builds to the package's PEP 440 version, e.g. `0.2.0.dev3+g1a2b3c4`), else the crate's.
@@ -144,11 +145,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> Result<ExitCode> {
+    let out = Output::new(cli.json);
     match &cli.command {
-        Command::Context(command) => run_context(cli, command),
-        Command::Catalog(command) => run_catalog(cli, command),
-        Command::Server(command) => run_server(cli, command),
-        Command::Db(command) => run_db(cli, command),
+        Command::Context(command) => run_context(cli, out, command),
+        Command::Catalog(command) => run_catalog(cli, out, command),
+        Command::Server(command) => run_server(cli, out, command),
+        Command::Db(command) => run_db(cli, out, command),
     }
 }
 
@@ -168,7 +170,7 @@ fn client(cli: &Cli) -> Result<Client> {
 
 // ---------------------------------------------------------------- context
 
-fn run_context(cli: &Cli, command: &ContextCommand) -> Result<ExitCode> {
+fn run_context(cli: &Cli, out: Output, command: &ContextCommand) -> Result<ExitCode> {
     let path = config::config_path()?;
     let mut config = Config::load(&path)?;
     match command {
@@ -185,99 +187,102 @@ fn run_context(cli: &Cli, command: &ContextCommand) -> Result<ExitCode> {
             let replaced = config.add(name, url, *make_current)?;
             config.save(&path)?;
             let entry = config.entry(name)?;
-            if cli.json {
-                print_json(
-                    &json!({"name": name, "server_url": entry.server_url, "current": *make_current}),
-                );
-            } else {
-                let verb = if replaced { "Updated" } else { "Added" };
-                let suffix = if *make_current { " (now current)" } else { "" };
-                println!("{verb} context '{name}' -> {}{suffix}", entry.server_url);
-            }
+            out.show(
+                &json!({"name": name, "server_url": entry.server_url, "current": *make_current}),
+                || {
+                    let verb = if replaced { "Updated" } else { "Added" };
+                    let suffix = if *make_current { " (now current)" } else { "" };
+                    format!("{verb} context '{name}' -> {}{suffix}", entry.server_url)
+                },
+            );
         }
-        ContextCommand::List => print_contexts(cli, &config),
+        ContextCommand::List => show_contexts(out, &config),
         ContextCommand::Use { name } => {
             config.use_context(name)?;
             config.save(&path)?;
             let entry = config.entry(name)?;
-            if cli.json {
-                print_json(&json!({"name": name, "server_url": entry.server_url, "current": true}));
-            } else {
-                println!("Switched to context '{name}' ({})", entry.server_url);
-            }
+            out.show(
+                &json!({"name": name, "server_url": entry.server_url, "current": true}),
+                || format!("Switched to context '{name}' ({})", entry.server_url),
+            );
         }
         ContextCommand::Delete { name } => {
             let was_current = config.delete(name)?;
             config.save(&path)?;
-            if cli.json {
-                print_json(&json!({"deleted": name, "was_current": was_current}));
-            } else if was_current {
-                println!("Deleted context '{name}' (it was current; no context is current now)");
+            let note = if was_current {
+                " (it was current; no context is current now)"
             } else {
-                println!("Deleted context '{name}'");
-            }
+                ""
+            };
+            out.show(
+                &json!({"deleted": name, "was_current": was_current}),
+                || format!("Deleted context '{name}'{note}"),
+            );
         }
         ContextCommand::Current => {
             let Some((name, entry)) = config.current()? else {
                 bail!("no current context (set one with 'noetl context use NAME')");
             };
-            if cli.json {
-                print_json(&json!({"name": name, "server_url": entry.server_url}));
-            } else {
-                println!("{name} ({})", entry.server_url);
-            }
+            out.show(
+                &json!({"name": name, "server_url": entry.server_url}),
+                || format!("{name} ({})", entry.server_url),
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_contexts(cli: &Cli, config: &Config) {
+fn show_contexts(out: Output, config: &Config) {
     let current = config.current_context.as_deref();
-    if cli.json {
-        let contexts: Vec<Value> = config
-            .contexts
-            .iter()
-            .map(|(name, entry)| {
-                json!({"name": name, "server_url": entry.server_url, "current": Some(name.as_str()) == current})
-            })
-            .collect();
-        print_json(&json!({"current_context": current, "contexts": contexts}));
-    } else if config.contexts.is_empty() {
-        println!("No contexts defined (add one with 'noetl context add NAME --server-url URL').");
-    } else {
-        let rows = config
-            .contexts
-            .iter()
-            .map(|(name, entry)| {
-                let marker = if Some(name.as_str()) == current {
-                    "*"
-                } else {
-                    ""
-                };
-                vec![marker.to_string(), name.clone(), entry.server_url.clone()]
-            })
-            .collect();
-        println!("{}", table(&["CURRENT", "NAME", "SERVER URL"], rows));
+    let contexts: Vec<Value> = config
+        .contexts
+        .iter()
+        .map(|(name, entry)| {
+            json!({"name": name, "server_url": entry.server_url, "current": Some(name.as_str()) == current})
+        })
+        .collect();
+    out.show(
+        &json!({"current_context": current, "contexts": contexts}),
+        || contexts_text(config),
+    );
+}
+
+fn contexts_text(config: &Config) -> String {
+    if config.contexts.is_empty() {
+        return "No contexts defined (add one with 'noetl context add NAME --server-url URL')."
+            .to_string();
     }
+    let current = config.current_context.as_deref();
+    let rows = config
+        .contexts
+        .iter()
+        .map(|(name, entry)| {
+            let marker = if Some(name.as_str()) == current {
+                "*"
+            } else {
+                ""
+            };
+            vec![marker.to_string(), name.clone(), entry.server_url.clone()]
+        })
+        .collect();
+    table(&["CURRENT", "NAME", "SERVER URL"], rows)
 }
 
 // ---------------------------------------------------------------- catalog
 
-fn run_catalog(cli: &Cli, command: &CatalogCommand) -> Result<ExitCode> {
+fn run_catalog(cli: &Cli, out: Output, command: &CatalogCommand) -> Result<ExitCode> {
     match command {
         CatalogCommand::Register { file } => {
             let playbook = playbook::load(file)?;
             let entry = client(cli)?.register_playbook(&playbook.content)?;
-            if cli.json {
-                print_json(&entry);
-            } else {
-                println!(
+            out.show(&entry, || {
+                format!(
                     "Registered playbook '{}' (name: {}) as version {}",
                     field(&entry, "path"),
                     field(&entry, "name"),
                     field(&entry, "version")
-                );
-            }
+                )
+            });
         }
         CatalogCommand::List => {
             let listing = client(cli)?.list_playbooks()?;
@@ -287,30 +292,26 @@ fn run_catalog(cli: &Cli, command: &CatalogCommand) -> Result<ExitCode> {
                 .ok_or_else(|| {
                     anyhow!("unexpected catalog listing from the server: no 'items' list")
                 })?;
-            if cli.json {
-                print_json(&listing);
-            } else if items.is_empty() {
-                println!("No playbooks registered.");
-            } else {
-                println!("{}", catalog_table(items));
-            }
+            out.show(&listing, || {
+                if items.is_empty() {
+                    "No playbooks registered.".to_string()
+                } else {
+                    catalog_table(items)
+                }
+            });
         }
         CatalogCommand::Get { path, version } => {
             let entry = client(cli)?.get_playbook(path, *version)?;
-            if cli.json {
-                print_json(&entry);
-            } else {
+            out.try_show(&entry, || {
                 let content = entry
                     .get("content")
                     .and_then(Value::as_str)
                     .ok_or_else(|| {
                         anyhow!("unexpected answer from the server: no 'content' for '{path}'")
                     })?;
-                print!("{content}");
-                if !content.ends_with('\n') {
-                    println!();
-                }
-            }
+                // The YAML as stored; show adds the final newline, so strip the content's own.
+                Ok(content.strip_suffix('\n').unwrap_or(content).to_string())
+            })?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -318,7 +319,7 @@ fn run_catalog(cli: &Cli, command: &CatalogCommand) -> Result<ExitCode> {
 
 // ---------------------------------------------------------------- server
 
-fn run_server(cli: &Cli, command: &ServerCommand) -> Result<ExitCode> {
+fn run_server(cli: &Cli, out: Output, command: &ServerCommand) -> Result<ExitCode> {
     let home = server::noetl_home()?;
     match command {
         ServerCommand::Start { init_db, db } => {
@@ -332,12 +333,14 @@ fn run_server(cli: &Cli, command: &ServerCommand) -> Result<ExitCode> {
                 db: db.clone(),
             };
             let info = server::start(&home, &options)?;
-            if cli.json {
-                print_json(&info.to_json());
-            } else {
-                println!("NoETL server started at {} (pid {})", info.url, info.pid);
-                println!("Log: {}", home.join(server::LOG_FILE_NAME).display());
-            }
+            out.show(&info.to_json(), || {
+                format!(
+                    "NoETL server started at {} (pid {})\nLog: {}",
+                    info.url,
+                    info.pid,
+                    home.join(server::LOG_FILE_NAME).display()
+                )
+            });
             Ok(ExitCode::SUCCESS)
         }
         ServerCommand::Stop { force } => {
@@ -346,22 +349,18 @@ fn run_server(cli: &Cli, command: &ServerCommand) -> Result<ExitCode> {
                 server::StopOutcome::Stopped(pid) => ("stopped", pid),
                 server::StopOutcome::StaleRemoved(pid) => ("stale_pid_file_removed", pid),
             };
-            if cli.json {
-                print_json(&json!({"status": status, "pid": pid}));
-            } else if status == "stopped" {
-                println!("NoETL server stopped (pid {pid})");
-            } else {
-                println!("Removed stale pid file: process {pid} is not running");
-            }
+            out.show(&json!({"status": status, "pid": pid}), || {
+                if status == "stopped" {
+                    format!("NoETL server stopped (pid {pid})")
+                } else {
+                    format!("Removed stale pid file: process {pid} is not running")
+                }
+            });
             Ok(ExitCode::SUCCESS)
         }
         ServerCommand::Status => {
             let status = server::status(&home, &server_url(cli)?)?;
-            if cli.json {
-                print_json(&status.to_json());
-            } else {
-                print_status(&status);
-            }
+            out.show(&status.to_json(), || status_text(&status));
             Ok(if status.healthy() {
                 ExitCode::SUCCESS
             } else {
@@ -371,7 +370,7 @@ fn run_server(cli: &Cli, command: &ServerCommand) -> Result<ExitCode> {
     }
 }
 
-fn print_status(status: &server::ServerStatus) {
+fn status_text(status: &server::ServerStatus) -> String {
     let health = status.health.as_ref().ok();
     let mut rows = vec![
         ("Status", status.state_label().to_string()),
@@ -391,25 +390,23 @@ fn print_status(status: &server::ServerStatus) {
     if let Err(problem) = &status.health {
         rows.push(("Health", problem.clone()));
     }
-    println!("{}", key_values(&rows));
+    key_values(&rows)
 }
 
 // ---------------------------------------------------------------- db
 
-fn run_db(cli: &Cli, command: &DbCommand) -> Result<ExitCode> {
+fn run_db(cli: &Cli, out: Output, command: &DbCommand) -> Result<ExitCode> {
     let client = client(cli)?;
     match command {
         DbCommand::Init => {
             let answer = client.db_init()?;
-            if cli.json {
-                print_json(&answer);
-            } else {
-                println!(
+            out.show(&answer, || {
+                format!(
                     "Database {} (tables: {})",
                     field(&answer, "status"),
                     list_field(&answer, "tables")
-                );
-            }
+                )
+            });
             Ok(ExitCode::SUCCESS)
         }
         DbCommand::Validate => {
@@ -420,18 +417,13 @@ fn run_db(cli: &Cli, command: &DbCommand) -> Result<ExitCode> {
                 .ok_or_else(|| {
                     anyhow!("unexpected answer from the server: no boolean 'valid' in {answer}")
                 })?;
-            if cli.json {
-                print_json(&answer);
-            } else {
-                println!(
-                    "{}",
-                    key_values(&[
-                        ("Valid", if valid { "yes" } else { "no" }.to_string()),
-                        ("Tables", list_field(&answer, "tables")),
-                        ("Missing", list_field(&answer, "missing")),
-                    ])
-                );
-            }
+            out.show(&answer, || {
+                key_values(&[
+                    ("Valid", if valid { "yes" } else { "no" }.to_string()),
+                    ("Tables", list_field(&answer, "tables")),
+                    ("Missing", list_field(&answer, "missing")),
+                ])
+            });
             if !valid {
                 bail!(
                     "the database is not valid: missing tables: {} (run 'noetl db init')",

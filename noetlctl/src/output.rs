@@ -1,14 +1,44 @@
 //! Human tables and machine JSON on stdout.
 
+use anyhow::Result;
 use comfy_table::{presets, Table};
 use serde_json::Value;
 
-/// Prints a JSON value (pretty) on stdout.
-pub fn print_json(value: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
-    );
+/// Where a command's result goes: pretty JSON with `--json`, else human text; both on stdout.
+///
+/// Commands hand it both forms of their result and never look at `--json` themselves; errors
+/// are not output and go to stderr whatever the flag says.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    json: bool,
+}
+
+impl Output {
+    /// `json`: whether `--json` was given.
+    pub fn new(json: bool) -> Self {
+        Self { json }
+    }
+
+    /// Prints `json` with `--json`, else the text `text` builds (a final newline is added).
+    pub fn show(self, json: &Value, text: impl FnOnce() -> String) {
+        let shown = if self.json { pretty_json(json) } else { text() };
+        println!("{shown}");
+    }
+
+    /// Like `show`, for text that cannot always be built; with `--json` it is not built at all.
+    pub fn try_show(self, json: &Value, text: impl FnOnce() -> Result<String>) -> Result<()> {
+        let shown = if self.json {
+            pretty_json(json)
+        } else {
+            text()?
+        };
+        println!("{shown}");
+        Ok(())
+    }
+}
+
+fn pretty_json(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
 }
 
 /// A borderless table, kubectl style.

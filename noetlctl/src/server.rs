@@ -1,4 +1,5 @@
-//! Local server process management: `noetl server start|stop|status`, pid file, log file.
+//! `noetl server start|stop|status`: the pid file, the log file, start-up and health checks.
+//! What differs per OS (spawning detached, pid checks, stopping) is in `crate::process`.
 
 use std::fs::{self, File};
 use std::io::ErrorKind;
@@ -14,6 +15,7 @@ use serde_json::{json, Value};
 
 use crate::client::Client;
 use crate::config::{non_empty_env, url_from_host_port};
+use crate::process;
 
 pub const PID_FILE_NAME: &str = "server.pid";
 pub const LOG_FILE_NAME: &str = "server.log";
@@ -196,25 +198,12 @@ pub fn find_python() -> Result<PathBuf> {
         return Ok(PathBuf::from(python));
     }
     for name in ["python3", "python"] {
-        if let Some(path) = find_on_path(name) {
+        if let Some(path) = process::find_on_path(name) {
             eprintln!("warning: NOETL_PYTHON is not set; using {}", path.display());
             return Ok(path);
         }
     }
     bail!("cannot find Python: set NOETL_PYTHON or put python3 on PATH")
-}
-
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path_var = std::env::var_os("PATH")?;
-    let suffixes: &[&str] = if cfg!(windows) { &[".exe", ""] } else { &[""] };
-    std::env::split_paths(&path_var)
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .flat_map(|dir| {
-            suffixes
-                .iter()
-                .map(move |suffix| dir.join(format!("{name}{suffix}")))
-        })
-        .find(|candidate| candidate.is_file())
 }
 
 fn server_args(options: &StartOptions) -> Result<Vec<String>> {
@@ -350,7 +339,7 @@ pub fn stop(home: &Path, force: bool) -> Result<StopOutcome> {
         PidState::Running(info) => info,
     };
     process::terminate(info.pid, force)?;
-    if !wait_until_gone(info.pid, STOP_TIMEOUT) {
+    if !process::wait_for_exit(info.pid, STOP_TIMEOUT) {
         let hint = if force {
             ""
         } else {
@@ -364,17 +353,6 @@ pub fn stop(home: &Path, force: bool) -> Result<StopOutcome> {
     }
     remove_pid_file(&pid_path)?;
     Ok(StopOutcome::Stopped(info.pid))
-}
-
-fn wait_until_gone(pid: u32, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while process::is_alive(pid) {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        sleep(Duration::from_millis(100));
-    }
-    true
 }
 
 // ---------------------------------------------------------------- status
@@ -443,167 +421,10 @@ pub fn status(home: &Path, fallback_url: &str) -> Result<ServerStatus> {
     })
 }
 
-// ---------------------------------------------------------------- OS specifics
-
-#[cfg(unix)]
-mod process {
-    use std::os::unix::process::CommandExt;
-    use std::process::Command;
-
-    use anyhow::{bail, Result};
-
-    /// Own session and process group: the server survives the CLI and its terminal.
-    pub fn detach(command: &mut Command) {
-        // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::setsid() == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
-
-    pub fn is_alive(pid: u32) -> bool {
-        let Ok(pid) = libc::pid_t::try_from(pid) else {
-            return false;
-        };
-        if pid <= 0 {
-            return false;
-        }
-        // SAFETY: signal 0 only checks that the process exists.
-        let exists = unsafe { libc::kill(pid, 0) } == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-        exists && !is_zombie(pid)
-    }
-
-    #[cfg(target_os = "linux")]
-    fn is_zombie(pid: libc::pid_t) -> bool {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            return false;
-        };
-        // Format: "pid (comm) STATE ..."; comm may contain spaces or parentheses.
-        stat.rfind(')')
-            .and_then(|end| stat[end + 1..].split_whitespace().next())
-            .is_some_and(|state| state == "Z" || state == "X")
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    fn is_zombie(_pid: libc::pid_t) -> bool {
-        false
-    }
-
-    /// Guards against a recycled pid: on Linux the command line must mention noetl.
-    #[cfg(target_os = "linux")]
-    pub fn may_be_noetl(pid: u32) -> bool {
-        match std::fs::read(format!("/proc/{pid}/cmdline")) {
-            Ok(cmdline) => String::from_utf8_lossy(&cmdline)
-                .to_lowercase()
-                .contains("noetl"),
-            Err(_) => true,
-        }
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    pub fn may_be_noetl(_pid: u32) -> bool {
-        true
-    }
-
-    /// SIGTERM (SIGKILL with `force`) to the server's process group, else to the process.
-    pub fn terminate(pid: u32, force: bool) -> Result<()> {
-        let Ok(pid) = libc::pid_t::try_from(pid) else {
-            bail!("invalid pid {pid}");
-        };
-        if pid <= 1 {
-            bail!("refusing to signal pid {pid}");
-        }
-        let signal = if force { libc::SIGKILL } else { libc::SIGTERM };
-        // SAFETY: plain kill(2) calls.
-        unsafe {
-            if libc::kill(-pid, signal) == 0 || libc::kill(pid, signal) == 0 {
-                return Ok(());
-            }
-        }
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() == Some(libc::ESRCH) {
-            return Ok(());
-        }
-        bail!("cannot signal process {pid}: {err}")
-    }
-}
-
-#[cfg(windows)]
-mod process {
-    use std::os::windows::process::CommandExt;
-    use std::process::{Command, Stdio};
-
-    use anyhow::{anyhow, bail, Result};
-    use windows_sys::Win32::Foundation::{
-        CloseHandle, GetLastError, ERROR_ACCESS_DENIED, STILL_ACTIVE,
-    };
-    use windows_sys::Win32::System::Threading::{
-        GetExitCodeProcess, OpenProcess, CREATE_NEW_PROCESS_GROUP, DETACHED_PROCESS,
-        PROCESS_QUERY_LIMITED_INFORMATION,
-    };
-
-    /// No console and its own process group: the server survives the CLI's console.
-    pub fn detach(command: &mut Command) {
-        command.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP);
-    }
-
-    pub fn is_alive(pid: u32) -> bool {
-        if pid == 0 {
-            return false;
-        }
-        // SAFETY: the handle is checked for null and closed after use.
-        unsafe {
-            let handle = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);
-            if handle.is_null() {
-                return GetLastError() == ERROR_ACCESS_DENIED;
-            }
-            let mut code = 0u32;
-            let ok = GetExitCodeProcess(handle, &mut code);
-            CloseHandle(handle);
-            ok != 0 && code == STILL_ACTIVE as u32
-        }
-    }
-
-    pub fn may_be_noetl(_pid: u32) -> bool {
-        true
-    }
-
-    /// Windows has no SIGTERM for a detached console process: end the process tree
-    /// (a venv's python.exe is a launcher with the real interpreter as its child).
-    pub fn terminate(pid: u32, _force: bool) -> Result<()> {
-        let output = Command::new("taskkill")
-            .args(["/PID", &pid.to_string(), "/T", "/F"])
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|err| anyhow!("cannot run taskkill: {err}"))?;
-        if output.status.success() || !is_alive(pid) {
-            return Ok(());
-        }
-        let message = String::from_utf8_lossy(&output.stderr).trim().to_string();
-        bail!("cannot stop process {pid}: {message}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The pid of a process that has exited and been reaped.
-    fn reaped_pid() -> u32 {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .arg("--list")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let pid = child.id();
-        child.wait().unwrap();
-        pid
-    }
+    use crate::process::tests::reaped_pid;
 
     fn sample(pid: u32) -> PidFile {
         PidFile {
