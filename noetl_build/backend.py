@@ -23,7 +23,6 @@ import io
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import sysconfig
 import tarfile
@@ -36,6 +35,9 @@ from typing import Any, TypeVar
 from setuptools import build_meta as _setuptools
 
 from .errors import BuildError, ConfigError, ToolchainError
+from .files import atomic_output
+from .layout import Layout
+from .procs import capture, output
 from .source import PKG_INFO, is_sdist, sdist_sources, source_date_epoch, wheel_sources
 
 # Pinned like requirements/build.txt (a test keeps them equal); asked for only when needed.
@@ -172,10 +174,9 @@ def _cargo() -> str:
 
 
 def _host_triple(cargo: str) -> str:
-    try:
-        out = subprocess.run([cargo, "-vV"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        raise ToolchainError(f"'{cargo} -vV' failed: {NO_CARGO}") from None
+    out = output([cargo, "-vV"])
+    if out is None:
+        raise ToolchainError(f"'{cargo} -vV' failed: {NO_CARGO}")
     for line in out.splitlines():
         if line.startswith("host:"):
             return line.split(":", 1)[1].strip()
@@ -197,20 +198,20 @@ def compile_host_binary(root: Path, *, version: str, epoch: int) -> HostBinary:
     """`cargo build --release --locked` of noetlctl/ for this host, reporting the version."""
     cargo = _cargo()
     triple = _host_triple(cargo)
-    target_dir = Path(os.environ.get("CARGO_TARGET_DIR") or root / "build" / "pep517-cargo")
-    cmd = [cargo, "build", "--release", "--locked", "--manifest-path", str(root / "noetlctl" / "Cargo.toml"),
+    layout = Layout.at(root)
+    target_dir = Path(os.environ.get("CARGO_TARGET_DIR") or layout.pep517_cargo)
+    cmd = [cargo, "build", "--release", "--locked", "--manifest-path", str(layout.crate / "Cargo.toml"),
            "--target-dir", str(target_dir)]
     env = {**os.environ, "NOETL_BUILD_VERSION": version, "SOURCE_DATE_EPOCH": str(epoch),
            "CARGO_ENCODED_RUSTFLAGS": _rustflags(root)}
     env.pop("RUSTFLAGS", None)
     print(f"noetl: compiling the noetl binary {version} for {triple} with {cargo}", file=sys.stderr, flush=True)
-    try:
-        returncode = subprocess.run(cmd, env=env, stdout=sys.stderr, check=False).returncode
-    except OSError as exc:
-        raise ToolchainError(f"cannot run {cargo}: {exc.strerror}; {NO_CARGO}") from None
-    if returncode != 0:
+    built = capture(cmd, env=env, echo=True, timeout=None)
+    if built.code is None:
+        raise ToolchainError(f"cannot run {cargo}: {built.stderr}; {NO_CARGO}")
+    if not built.ok:
         raise BuildError(
-            f"cargo build --release --locked failed (exit {returncode}); its output is above "
+            f"cargo build --release --locked failed (exit {built.code}); its output is above "
             "(noetl needs a recent stable Rust: rustup update)"
         )
     binary = target_dir / "release" / ("noetl.exe" if os.name == "nt" else "noetl")
@@ -240,8 +241,7 @@ def host_platform_tag() -> str:
 
 def write_sdist(path: Path, prefix: str, members: Mapping[str, bytes], *, epoch: int) -> None:
     """A reproducible .tar.gz: sorted members, fixed times, owners and modes, no gzip name."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as raw:
+    with atomic_output(path) as tmp, open(tmp, "wb") as raw:
         with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=epoch, compresslevel=9) as gz:
             with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
                 for name in sorted(members):
@@ -251,7 +251,6 @@ def write_sdist(path: Path, prefix: str, members: Mapping[str, bytes], *, epoch:
                     info.uid = info.gid = 0
                     info.uname = info.gname = ""
                     tar.addfile(info, io.BytesIO(data))
-    tmp.replace(path)
 
 
 def _metadata(root: Path, version: str, epoch: int) -> bytes:

@@ -17,8 +17,11 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
+import tempfile
+import traceback
 from pathlib import Path
 
 from .errors import BuildError, ConfigError
@@ -77,6 +80,28 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: dist/ holds only complete wheels", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not a user's mistake: one line here, the traceback in a log
+        log = _crash_log(layout, argv)
+        lines = str(exc).strip().splitlines() or ["no message"]
+        first = "".join(c if c.isprintable() else "?" for c in lines[0])
+        print(f"error: unexpected {type(exc).__name__}: {first} (a bug in noetl_build: please report it with "
+              f"the traceback in {log})", file=sys.stderr)
+        return 1
+
+
+def _crash_log(layout: Layout, argv: list[str] | None) -> Path:
+    """Write the traceback being handled to BUILD/logs/crash.log (else a temp file); its path."""
+    text = (f"{dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')} python -m noetl_build "
+            f"{' '.join(sys.argv[1:] if argv is None else argv)}\n{traceback.format_exc()}")
+    try:
+        layout.logs.mkdir(parents=True, exist_ok=True)
+        log = layout.crash_log
+        log.write_text(text)
+    except OSError:
+        with tempfile.NamedTemporaryFile("w", prefix="noetl_build-crash-", suffix=".log", delete=False) as sink:
+            sink.write(text)
+            log = Path(sink.name)
+    return log
 
 
 def _dispatch(args: argparse.Namespace, layout: Layout) -> int:
@@ -124,7 +149,7 @@ def _dispatch(args: argparse.Namespace, layout: Layout) -> int:
     if args.command == "verify":
         from . import verify
         report = verify.verify(args.wheels, layout, matrix, only=args.only, progress=say)
-        verify.write_json(report, args.json or layout.dist / "verify.json")
+        verify.write_json(report, args.json or layout.verify_json)
         print(verify.render(report))
         return 0 if report.ok else 1
     if args.command in ("publish", "release-assets"):

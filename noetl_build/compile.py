@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import BuildError, ToolchainError
-from .files import EXEC_MODE, sha256_file
-from .fingerprint import Stamp, digest, files_under
+from .files import EXEC_MODE, atomic_copy, atomic_output, sha256_file
+from .fingerprint import Stamp, code_digest, digest, files_under
 from .layout import Layout
 from .platforms import Triple, arches
 from .procs import output, run
@@ -115,36 +115,35 @@ def _remaps(layout: Layout, choice: Choice) -> list[tuple[Path, str]]:
     return maps
 
 
-def _link_stubs(target: Target, layout: Layout) -> Path | None:
-    """Empty static libraries for names the linker demands but nothing uses."""
-    if not target.link_stubs:
-        return None
-    stub_dir = layout.build / "stubs" / target.name
-    stub_dir.mkdir(parents=True, exist_ok=True)
-    for name in target.link_stubs:
-        (stub_dir / f"lib{name}.a").write_bytes(EMPTY_ARCHIVE)
-    return stub_dir
+def _link_stub_dir(target: Target, layout: Layout) -> Path | None:
+    """Where the empty static libraries for names the linker demands (but nothing uses) go."""
+    return layout.link_stubs(target.name) if target.link_stubs else None
 
 
-def _link_shims(target: Target, layout: Layout, tools: ZigTools, cflags: list[str]) -> list[Path]:
-    objects = []
-    out_dir = layout.build / "shims" / target.name
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name in target.link_shims:
-        obj = out_dir / f"{name}.o"
+def _shim_objects(target: Target, layout: Layout) -> list[Path]:
+    return [layout.link_shims(target.name) / f"{name}.o" for name in target.link_shims]
+
+
+def _make_link_inputs(target: Target, layout: Layout, tools: ZigTools) -> None:
+    """Write the link stubs and compile the link shims the environment's RUSTFLAGS name."""
+    stub_dir = _link_stub_dir(target, layout)
+    if stub_dir:
+        stub_dir.mkdir(parents=True, exist_ok=True)
+        for name in target.link_stubs:
+            (stub_dir / f"lib{name}.a").write_bytes(EMPTY_ARCHIVE)
+    for name, obj in zip(target.link_shims, _shim_objects(target, layout), strict=True):
+        obj.parent.mkdir(parents=True, exist_ok=True)
         run(
-            [tools.python, "-m", "ziglang", "cc", "-target", zig_target(target), "-O2", *cflags,
+            [tools.python, "-m", "ziglang", "cc", "-target", zig_target(target), "-O2", *target.cflags,
              "-c", SHIMS / f"{name}.c", "-o", obj],
             what=f"{target.name}: compiling link shim {name}",
             log=layout.logs / f"{target.name}.shim-{name}.log",
         )
-        objects.append(obj)
-    return objects
 
 
 def _toolchain_bin(layout: Layout, choice: Choice) -> Path:
     """A directory whose `cargo`, `rustc` (and `rust-objcopy`) are the chosen toolchain's (first on PATH)."""
-    bin_dir = layout.build / "toolchains" / choice.key / "bin"
+    bin_dir = layout.toolchain_bin(choice.key)
     bin_dir.mkdir(parents=True, exist_ok=True)
     tools = [("cargo", choice.toolchain.cargo), ("rustc", choice.toolchain.rustc)]
     objcopy = choice.toolchain.objcopy
@@ -161,16 +160,20 @@ def _toolchain_bin(layout: Layout, choice: Choice) -> Path:
 def build_environment(
     target: Target, choice: Choice, layout: Layout, tools: ZigTools, *, version: str, epoch: int
 ) -> dict[str, str]:
-    """The environment cargo-zigbuild runs in; everything target-specific comes from data."""
+    """The environment cargo-zigbuild runs in; everything target-specific comes from data.
+
+    It makes no link inputs: the stubs and shims it names are made by _make_link_inputs, only
+    when compiling, so computing it for the cache key costs nothing.
+    """
     remaps = _remaps(layout, choice)
     cflags = [f"-ffile-prefix-map={path}={to}" for path, to in remaps]
     cflags += list(target.cflags)
     rustflags = [f"--remap-path-prefix={path}={to}" for path, to in remaps]
     rustflags += list(target.rustflags)
-    stub_dir = _link_stubs(target, layout)
+    stub_dir = _link_stub_dir(target, layout)
     if stub_dir:
         rustflags += ["-L", f"native={stub_dir}"]
-    for obj in _link_shims(target, layout, tools, list(target.cflags)):
+    for obj in _shim_objects(target, layout):
         rustflags += ["-C", f"link-arg={obj}"]
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RUSTUP_TOOLCHAIN", "CARGO_BUILD"))}
@@ -208,21 +211,44 @@ def cargo_command(target: Target, layout: Layout, choice: Choice, tools: ZigTool
     ]
 
 
-def binary_fingerprint(target: Target, choice: Choice, layout: Layout, tools: ZigTools, *, version: str) -> str:
+# Inherited variables that reach the compilers and the linker; the rest of the caller's
+# environment (terminal, VIRTUAL_ENV, nox's own) does not change the binary and stays out of the key.
+_KEYED_INHERITED = ("CARGO", "RUST", "CC", "CXX", "CFLAGS", "CXXFLAGS", "LDFLAGS", "AR", "ZIG", "MACOSX_",
+                    "SDKROOT", "SOURCE_DATE_EPOCH", "NOETL_")
+
+
+def binary_fingerprint(
+    target: Target, choice: Choice, layout: Layout, tools: ZigTools, command: list[str], env: dict[str, str]
+) -> str:
+    """The cache key of a binary: exactly what runs (the cargo command and its environment), the
+    crate's sources, the programs it runs by version, and the code of this package that decides
+    them (fingerprint.code_digest). Nothing to bump by hand.
+
+    The venv's bin directory (where cargo-zigbuild and zig live) differs per nox session; the
+    programs in it are keyed by version, so the key names it as $VENV_BIN and every session
+    shares one cache. PATH is left out for the same reason: what it adds is keyed by version.
+    """
+    venv_bin = str(tools.python.parent)
+    keyed_env = {
+        name: value.replace(venv_bin, "$VENV_BIN")
+        for name, value in env.items()
+        if name != "PATH" and (name.startswith(_KEYED_INHERITED) or os.environ.get(name) != value)
+    }
     return digest(
         files=files_under(layout.crate),
         base=layout.root,
         extra={
-            "shims": {shim.name: sha256_file(shim) for shim in sorted(SHIMS.glob("*.c"))},  # ours, not the tree's
-            "target": dict(target.raw),
-            "toolchain": choice.toolchain.verbose_version,
-            "strategy": choice.strategy,
-            "objcopy": str(choice.toolchain.objcopy),
-            "zig": tools.zig_version,
-            "cargo-zigbuild": tools.zigbuild_version,
-            "cargo-auditable": tools.auditable_version,
-            "version": version,
-            "flags-version": 2,  # bump when build_environment changes what it passes
+            "command": [arg.replace(venv_bin, "$VENV_BIN") for arg in command],
+            "environment": keyed_env,
+            "link stubs": list(target.link_stubs),
+            "programs": {
+                "toolchain": choice.toolchain.verbose_version,
+                "objcopy": str(choice.toolchain.objcopy),
+                "zig": tools.zig_version,
+                "cargo-zigbuild": tools.zigbuild_version,
+                "cargo-auditable": tools.auditable_version,
+            },
+            "code": code_digest(Path(__file__)),
         },
     )
 
@@ -237,7 +263,9 @@ def compile_target(
     out_dir = out_dir or layout.target_dir(target.name)
     binary = out_dir / target.binary_name
     stamp = Stamp(out_dir / "binary.json")
-    fingerprint = binary_fingerprint(target, choice, layout, tools, version=version)
+    command = cargo_command(target, layout, choice, tools)
+    env = build_environment(target, choice, layout, tools, version=version, epoch=epoch)
+    fingerprint = binary_fingerprint(target, choice, layout, tools, command, env)
     if stamp.current(binary, fingerprint):
         return Compiled(binary, str(stamp.read()["sha256"]), 0.0, fresh=False)
 
@@ -245,9 +273,9 @@ def compile_target(
     if missing:
         raise ToolchainError(f"{target.name}: missing {'; '.join(missing)}")
     started = time.monotonic()
-    env = build_environment(target, choice, layout, tools, version=version, epoch=epoch)
+    _make_link_inputs(target, layout, tools)
     run(
-        cargo_command(target, layout, choice, tools),
+        command,
         what=f"{target.name}: cargo-zigbuild",
         cwd=layout.crate,
         env=env,
@@ -256,11 +284,7 @@ def compile_target(
     built = layout.cargo_dir(choice.key) / target.name / "release" / target.binary_name
     if not built.is_file():
         raise BuildError(f"{target.name}: cargo-zigbuild succeeded but left no {built}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = binary.with_name(binary.name + ".tmp")
-    shutil.copyfile(built, tmp)
-    tmp.chmod(EXEC_MODE)
-    tmp.replace(binary)
+    atomic_copy(built, binary, mode=EXEC_MODE)
     seconds = time.monotonic() - started
     sha = sha256_file(binary)
     stamp.write({"fingerprint": fingerprint, "sha256": sha, "seconds": round(seconds, 1),
@@ -302,14 +326,13 @@ def _compile_fat(
     ]
     binary = out_dir / target.binary_name
     stamp = Stamp(out_dir / "binary.json")
-    fingerprint = digest(extra={"slices": [p.sha256 for p in parts], "lipo": str(lipo)})
+    fingerprint = digest(extra={"slices": [p.sha256 for p in parts], "lipo": str(lipo),
+                                "code": code_digest(Path(__file__))})
     if stamp.current(binary, fingerprint):
         return Compiled(binary, str(stamp.read()["sha256"]), 0.0, fresh=False)
-    tmp = binary.with_name(binary.name + ".tmp")
-    run([lipo, "-create", *(p.binary for p in parts), "-output", tmp],
-        what=f"{target.name}: lipo", log=layout.logs / f"{target.name}.lipo.log")
-    tmp.chmod(EXEC_MODE)
-    tmp.replace(binary)
+    with atomic_output(binary, mode=EXEC_MODE) as tmp:
+        run([lipo, "-create", *(p.binary for p in parts), "-output", tmp],
+            what=f"{target.name}: lipo", log=layout.logs / f"{target.name}.lipo.log")
     sha = sha256_file(binary)
     seconds = time.monotonic() - started
     stamp.write({"fingerprint": fingerprint, "sha256": sha, "seconds": round(seconds, 1)})

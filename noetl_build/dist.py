@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .files import FILE_MODE, atomic_write_text
+from .files import atomic_copy, atomic_write_text
 
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
@@ -37,18 +34,7 @@ class Sdist:
 
 def publish(wheel: Path, dist: Path) -> Path:
     """Copy ``wheel`` (or an sdist) into dist/ so that dist/ never holds a half-written file."""
-    dist.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".incoming-", suffix=".tmp", dir=dist)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        shutil.copyfile(wheel, tmp)
-        tmp.chmod(FILE_MODE)
-        final = dist / wheel.name
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return final
+    return atomic_copy(wheel, dist / wheel.name)
 
 
 def _manifest(dist: Path) -> dict[str, Any]:

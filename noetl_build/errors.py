@@ -1,9 +1,13 @@
-"""One root for every error a user can cause; only the CLI entry point catches it."""
+"""Every error class of the build package, under one root (BuildError), and the one helper
+that suggests a near name. The CLI catches the root once and prints its one-line message;
+anything else that escapes is a bug, reported as one line plus the log holding its traceback.
+"""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from pathlib import Path
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -36,3 +40,42 @@ class VersionError(BuildError):
 
 class ReleaseError(BuildError):
     """dist/ is not a release that may be published, or the index refused it."""
+
+
+class GitMissing(VersionError):
+    """git is not installed, so no version can be derived."""
+
+
+class GitFailed(VersionError):
+    def __init__(self, message: str, *, detail: str) -> None:
+        super().__init__(message)
+        self.detail = detail  # git's own last line
+
+
+class CommandError(BuildError):
+    """A program exited non-zero; ``log`` holds its full output when it was saved."""
+
+    def __init__(self, message: str, *, log: Path | None = None, tail: str = "") -> None:
+        super().__init__(message)
+        self.log = log
+        self.tail = tail
+
+
+class SbomError(BuildError):
+    """An input of the SBOM (Cargo.lock, package-lock.json, pyproject.toml, cargo's answer) is wrong."""
+
+
+class WheelError(BuildError):
+    """The file is not a wheel at all (not a zip, or a name that is not a wheel's)."""
+
+
+class ClaimError(BuildError):
+    """A wheel's platform tags are unknown or disagree, so what it promises cannot be read."""
+
+
+class BinaryFormatError(BuildError):
+    """The file is not an executable this project ships (ELF, Mach-O or PE)."""
+
+
+class AuditDataError(BuildError):
+    """A binary's cargo-auditable section is not the compressed JSON it should be."""

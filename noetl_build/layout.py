@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -43,9 +45,21 @@ class Layout:
     def ui_output(self) -> Path:
         return self.package / "core" / "ui"
 
+    # ---- build/: intermediate files, all of them named here
+
     @property
     def logs(self) -> Path:
         return self.build / "logs"
+
+    @property
+    def crash_log(self) -> Path:
+        """The traceback of the last unexpected error (a bug), which the CLI names in one line."""
+        return self.logs / "crash.log"
+
+    @property
+    def lock(self) -> Path:
+        """Held by a build so two never share this build dir."""
+        return self.build / ".lock"
 
     def target_dir(self, name: str) -> Path:
         """Per-target outputs: the binary, its fingerprint, wheel records."""
@@ -54,3 +68,76 @@ class Layout:
     def cargo_dir(self, key: str) -> Path:
         """Cargo's target dir, one per toolchain+strategy so they never evict each other."""
         return self.build / "cargo" / key
+
+    def toolchain_bin(self, key: str) -> Path:
+        """`cargo`, `rustc` (and `rust-objcopy`) of one toolchain, first on cargo's PATH."""
+        return self.build / "toolchains" / key / "bin"
+
+    def link_stubs(self, name: str) -> Path:
+        return self.build / "stubs" / name
+
+    def link_shims(self, name: str) -> Path:
+        return self.build / "shims" / name
+
+    @property
+    def generic(self) -> Path:
+        """The py3-none-any wheel every target's wheel is made from."""
+        return self.build / "generic"
+
+    @property
+    def ui_stamp(self) -> Path:
+        return self.build / "ui.json"
+
+    @property
+    def sdist_staging(self) -> Path:
+        return self.build / "sdist"
+
+    @property
+    def pep517_cargo(self) -> Path:
+        """Cargo's target dir when pip builds a wheel from this tree (the PEP 517 backend)."""
+        return self.build / "pep517-cargo"
+
+    @property
+    def verify_tools(self) -> Path:
+        """What verify builds once and keeps (the wine stand-in DLL)."""
+        return self.build / "verify"
+
+    @property
+    def wine_prefix(self) -> Path:
+        """Kept between runs: creating a prefix is wine's slow first start."""
+        return self.build / "wine"
+
+    @property
+    def publish_staging(self) -> Path:
+        """Copies of the release files being signed, beside their attestations."""
+        return self.build / "publish"
+
+    @property
+    def wheelhouse(self) -> Path:
+        """What the rehearsal's fresh venvs install besides noetl."""
+        return self.build / "wheelhouse"
+
+    @property
+    def rehearsal(self) -> Path:
+        return self.build / "rehearsal"
+
+    @property
+    def rehearsal_cargo(self) -> Path:
+        """Cargo's target dir for the rehearsal's sdist install, kept between runs."""
+        return self.build / "rehearsal-cargo"
+
+    # ---- dist/: what a release is made of
+
+    def dist_file(self, name: str) -> Path:
+        """dist/<name> for a file name read from data (manifest.json): never a path out of dist/."""
+        if not name or name in {".", ".."} or Path(name).name != name or "\\" in name:
+            raise ConfigError(
+                f"{self.dist / 'manifest.json'} names {name!r}, which is not a file name in {self.dist}: "
+                "rebuild dist/ (nox -s build_all)"
+            )
+        return self.dist / name
+
+    @property
+    def verify_json(self) -> Path:
+        """verify's report; publish uploads only files it passed."""
+        return self.dist / "verify.json"

@@ -13,11 +13,10 @@ from pathlib import Path
 
 from . import dist
 from .compile import ZigTools, compile_target
-from .errors import BuildError
+from .errors import BuildError, CommandError
 from .files import sha256_file
 from .fingerprint import Stamp, digest
 from .layout import Layout
-from .procs import CommandError
 from .report import human_size, say, table
 from .sbom import build_sbom
 from .source import FALLBACK_EPOCH, source_date_epoch
@@ -25,7 +24,8 @@ from .targets import Target
 from .toolchain import choose
 from .ui import build_ui
 from .version import build_version
-from .wheels import build_generic_wheel, finish_wheel, wheel_tags
+from .wheelfile import wheel_tags
+from .wheels import build_generic_wheel, finish_wheel
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,7 +58,7 @@ class Run:
 def exclusive(layout: Layout) -> Iterator[None]:
     """One build at a time per build dir: two would rewrite each other's work files."""
     layout.build.mkdir(parents=True, exist_ok=True)
-    with open(layout.build / ".lock", "w") as lock:
+    with open(layout.lock, "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -134,7 +134,7 @@ def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry]) -> R
         if (
             previous
             and stamp.read().get("fingerprint") == fingerprint
-            and sha256_file(layout.dist / previous.wheel) == previous.sha256
+            and sha256_file(layout.dist_file(previous.wheel)) == previous.sha256
         ):
             return Result(target=target.name, status="up to date", wheel=previous.wheel,
                           size=previous.size, seconds=time.monotonic() - started)
@@ -146,7 +146,7 @@ def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry]) -> R
         )
         final = dist.publish(built, layout.dist)
         if previous and previous.wheel != final.name:
-            (layout.dist / previous.wheel).unlink(missing_ok=True)
+            layout.dist_file(previous.wheel).unlink(missing_ok=True)
         seconds = time.monotonic() - started
         entry = dist.Entry(
             target=target.name, wheel=final.name, sha256=sha256_file(final), size=final.stat().st_size,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tarfile
 import zipfile
@@ -33,10 +32,10 @@ from . import dist
 from .errors import ReleaseError
 from .files import sha256_file
 from .layout import Layout
+from .procs import capture
 from .targets import Matrix
 
 PYPI_UPLOAD_URL = "https://upload.pypi.org/legacy/"
-VERIFY_JSON = "verify.json"
 REBUILD = "nox -s build_all && nox -s sdist && nox -s verify"
 
 
@@ -92,7 +91,7 @@ def release_set(
         )
     version = _one_version(list(expected))
     _allowed(version, allow_dev=allow_dev, repository_url=repository_url)
-    _verified(where, digests)
+    _verified(layout.verify_json, digests)
     return ReleaseSet(version=version, wheels=tuple(where / e.wheel for e in wheels), sdist=where / sdist.file)
 
 
@@ -130,9 +129,8 @@ def _allowed(version: str, *, allow_dev: bool, repository_url: str) -> None:
         )
 
 
-def _verified(where: Path, digests: dict[str, str]) -> None:
+def _verified(report_path: Path, digests: dict[str, str]) -> None:
     """Every file's sha256 is in dist/verify.json with a passing verdict."""
-    report_path = where / VERIFY_JSON
     try:
         report = json.loads(report_path.read_text())
         rows = {row["sha256"]: row for row in report["wheels"]}
@@ -172,7 +170,7 @@ def publish(
     if check_only:
         progress(f"ready to publish {count} to {url}: complete, verified, one version")
         return release
-    signed = _sign(release, layout.build / "publish") if attestations else {}
+    signed = _sign(release, layout.publish_staging) if attestations else {}
     _upload(release, url, signed, credentials, progress)
     progress(f"published {count} to {url}")
     return release
@@ -185,14 +183,10 @@ def _sign(release: ReleaseSet, staging: Path) -> dict[Path, list[Path]]:
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     copies = [Path(shutil.copyfile(f, staging / f.name)) for f in release.files]
-    proc = subprocess.run(
-        [sys.executable, "-m", "pypi_attestations", "sign", *map(str, copies)],
-        capture_output=True, text=True, errors="replace", check=False, timeout=600,
-    )
-    if proc.returncode != 0:
-        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+    signed = capture([sys.executable, "-m", "pypi_attestations", "sign", *copies], timeout=600)
+    if not signed.ok:
         raise ReleaseError(
-            f"signing attestations failed (exit {proc.returncode}: {last[0][:300]}); "
+            f"signing attestations failed ({signed.failure()[:300]}); "
             "it needs a CI OIDC identity (GitHub Actions with id-token: write)"
         )
     return {original: [copy.with_name(f"{copy.name}.publish.attestation")] for original, copy in zip(release.files, copies)}
@@ -255,7 +249,7 @@ def release_assets(layout: Layout, matrix: Matrix, directory: Path) -> list[Path
     release = release_set(layout, matrix, allow_dev=True, repository_url="file:")
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for file in [*release.files, layout.dist / dist.SUMS, layout.dist / dist.MANIFEST]:
+    for file in [*release.files, layout.dist_file(dist.SUMS), layout.dist_file(dist.MANIFEST)]:
         written.append(Path(shutil.copyfile(file, directory / file.name)))
     for wheel in release.wheels:
         written.append(_extract_sbom(wheel, directory / f"{wheel.name.removesuffix('.whl')}.cdx.json"))

@@ -26,9 +26,7 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -38,8 +36,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import ReleaseError
-from .layout import Layout
 from .files import sha256_file
+from .layout import Layout
+from .procs import Captured, background, capture
 from .publish import ReleaseSet, publish
 from .report import table
 from .targets import Matrix, Target
@@ -89,28 +88,21 @@ class Outcome:
 # ---------------------------------------------------------------- the wheelhouse
 
 
-def wheelhouse_dir(layout: Layout) -> Path:
-    return layout.build / "wheelhouse"
-
-
 def fill_wheelhouse(layout: Layout, *, progress: Progress = lambda _: None) -> Path:
     """pip download requirements/wheelhouse.txt for this interpreter into BUILD/wheelhouse, once."""
     requirements = layout.root / "requirements" / WHEELHOUSE_REQUIREMENTS
-    where = wheelhouse_dir(layout)
+    where = layout.wheelhouse
     key = hashlib.sha256(requirements.read_bytes() + sys.version.encode()).hexdigest()
     marker = where / ".filled"
     if marker.is_file() and marker.read_text() == key:
         return where
     progress(f"==> wheelhouse: fetching {requirements.name} into {where}")
     where.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
-         "--only-binary=:all:", "-d", str(where), "-r", str(requirements)],
-        capture_output=True, text=True, errors="replace", check=False, timeout=900,
-    )
-    if proc.returncode != 0:
-        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise ReleaseError(f"fetching the wheelhouse failed ({last[0]}): check the package registry is reachable")
+    proc = capture([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
+                    "--only-binary=:all:", "-d", where, "-r", requirements], timeout=900)
+    if not proc.ok:
+        raise ReleaseError(f"fetching the wheelhouse failed ({proc.last_line('no output')}): "
+                           "check the package registry is reachable")
     marker.write_text(key)
     return where
 
@@ -140,24 +132,16 @@ def running_index(packages: Path, wheelhouse: Path, log: Path) -> Iterator[Index
         raise ReleaseError("pypiserver is not installed here: run nox -s rehearse (it installs requirements/release.txt)")
     packages.mkdir(parents=True, exist_ok=True)
     port = _free_port()
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pypiserver", "run", "--host", "127.0.0.1", "--port", str(port),
-             "--authenticate", ".", "--passwords", ".", "--disable-fallback", "--hash-algo", "sha256",
-             "--server", "wsgiref", str(packages), str(wheelhouse)],
-            stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-    try:
-        index = Index(port, log)
+    server = [sys.executable, "-m", "pypiserver", "run", "--host", "127.0.0.1", "--port", str(port),
+              "--authenticate", ".", "--passwords", ".", "--disable-fallback", "--hash-algo", "sha256",
+              "--server", "wsgiref", str(packages), str(wheelhouse)]
+    with background(server, log=log) as process:
         deadline = time.monotonic() + START_SECONDS
         while not _answers(f"http://127.0.0.1:{port}/health"):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise ReleaseError(f"the package index did not start on 127.0.0.1:{port}; its log: {log}")
             time.sleep(0.2)
-        yield index
-    finally:
-        _stop(process)
+        yield Index(port, log)
 
 
 def _free_port() -> int:
@@ -177,20 +161,6 @@ def _answers(url: str) -> bool:
 def _opener() -> urllib.request.OpenerDirector:
     """No proxies: the index is on 127.0.0.1 and nothing else is asked."""
     return urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait(timeout=10)
 
 
 def listed_files(index: Index, project: str = "noetl") -> dict[str, str]:
@@ -213,8 +183,8 @@ def rehearse(
 ) -> Outcome:
     """Publish dist/ to a fresh index on 127.0.0.1 and prove every target installs back from it."""
     started = time.monotonic()
-    work = _fresh_scratch((work or layout.build / "rehearsal").resolve())
-    wheelhouse = wheelhouse_dir(layout)
+    work = _fresh_scratch((work or layout.rehearsal).resolve())
+    wheelhouse = layout.wheelhouse
     if not (wheelhouse / ".filled").is_file():
         raise ReleaseError(f"no wheelhouse in {wheelhouse}: fetch it first (python -m noetl_build wheelhouse)")
     steps: list[Step] = []
@@ -233,7 +203,7 @@ def rehearse(
         steps.append(_install_and_serve("install wheel", index, release, work / "wheel-venv", source=False))
         progress("==> host: pip install --no-binary noetl from the index (compiles the sdist's binary)")
         steps.append(_install_and_serve("install sdist", index, release, work / "sdist-venv", source=True,
-                                        cargo_target=layout.build / "rehearsal-cargo"))
+                                        cargo_target=layout.rehearsal_cargo))
         progress("==> verify: the files downloaded from the index")
         verdicts, verify_step = _verify_downloads(layout, matrix, downloads, work, progress)
         steps.append(verify_step)
@@ -329,8 +299,7 @@ def _pip_download(index: Index, platform: str, dest: Path, version: str) -> list
 
 def _uv_install(index: Index, platform: str, macos: str | None, dest: Path, wheel: Path, version: str) -> str:
     from .verify.execution import clean_environment, uv_binary
-    from .verify.resolution import installed_tags
-    from .verify.wheelfile import WheelFile
+    from .wheelfile import WheelFile, installed_tags
 
     env = clean_environment()
     env.pop("MACOSX_DEPLOYMENT_TARGET", None)
@@ -339,7 +308,7 @@ def _uv_install(index: Index, platform: str, macos: str | None, dest: Path, whee
     proc = _run([uv_binary(), "pip", "install", "--no-config", "--no-cache", "--no-deps", "--index-url",
                  index.simple, "--python-platform", platform, "--python-version", f"{PYTHON[0]}.{PYTHON[1]}", "--target", str(dest),
                  f"noetl=={version}"], env=env, timeout=300, check=False)
-    if proc.returncode != 0:
+    if not proc.ok:
         return f"failed ({_last_line(proc)})"
     read = WheelFile.read(wheel)
     tags = installed_tags(dest, read.dist_info)
@@ -373,12 +342,12 @@ def _install_and_serve(name: str, index: Index, release: ReleaseSet, where: Path
     cmd += ["--no-binary", "noetl"] if source else ["--only-binary", "noetl"]
     log = where / "pip.log"
     proc = _run([*cmd, f"noetl=={release.version}"], env=env, timeout=INSTALL_SECONDS, check=False, log=log)
-    if proc.returncode != 0:
+    if not proc.ok:
         return Step(name, False, f"pip install failed ({_last_line(proc)}); log: {log}")
     noetl = venv / "bin" / "noetl"
     said = _run([str(noetl), "--version"], env=env, timeout=60, check=False)
     if said.stdout.strip() != f"noetl {release.version}":
-        return Step(name, False, f"noetl --version said {said.stdout.strip()!r} (exit {said.returncode})")
+        return Step(name, False, f"noetl --version said {said.stdout.strip()!r} (exit {said.code})")
     served = _serve(noetl, env, where)
     how = ("compiled from the sdist: " if source else "") + _installed_wheel(venv)
     return Step(name, served == "", f"{how}; noetl --version = {release.version}; " + (served or "server started, answered, stopped"))
@@ -398,19 +367,19 @@ def _serve(noetl: Path, env: dict[str, str], where: Path) -> str:
     start = _run([str(noetl), "--port", port, "server", "start", "--init-db"], env=env, timeout=SERVER_SECONDS,
                  check=False, cwd=where)
     try:
-        if start.returncode != 0:
+        if not start.ok:
             return f"server start failed ({_last_line(start)})"
         status = _run([str(noetl), "--port", port, "--json", "server", "status"], env=env, timeout=SERVER_SECONDS,
                       check=False, cwd=where)
         try:
-            healthy = status.returncode == 0 and bool(json.loads(status.stdout))
+            healthy = status.ok and bool(json.loads(status.stdout))
         except ValueError:
             healthy = False
         if not healthy:
             return f"server status failed ({_last_line(status)})"
     finally:
         stop = _run([str(noetl), "server", "stop"], env=env, timeout=SERVER_SECONDS, check=False, cwd=where)
-    if stop.returncode != 0:
+    if not stop.ok:
         return f"server stop failed ({_last_line(stop)})"
     return ""
 
@@ -476,23 +445,15 @@ def render(outcome: Outcome) -> str:
 
 
 def _run(cmd: Sequence[str], *, timeout: float, check: bool = True, env: dict[str, str] | None = None,
-         cwd: Path | None = None, log: Path | None = None) -> subprocess.CompletedProcess[str]:
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout,
-                              env=env, cwd=cwd, check=False, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise ReleaseError(f"{Path(cmd[0]).name} {' '.join(cmd[1:3])} timed out after {timeout:.0f} s") from None
-    if log is not None:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(f"$ {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
-    if check and proc.returncode != 0:
+         cwd: Path | None = None, log: Path | None = None) -> Captured:
+    """procs.capture, raising ReleaseError when the program could not run (or with ``check``, failed)."""
+    proc = capture(cmd, timeout=timeout, env=env, cwd=cwd, log=log)
+    if proc.code is None:
+        raise ReleaseError(f"{Path(cmd[0]).name} {' '.join(cmd[1:3])}: {proc.stderr}")
+    if check and not proc.ok:
         raise ReleaseError(f"{Path(cmd[0]).name} {' '.join(cmd[1:3])} failed: {_last_line(proc)}")
     return proc
 
 
-def _last_line(proc: subprocess.CompletedProcess[str]) -> str:
-    for text in (proc.stderr, proc.stdout):
-        lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-        if lines:
-            return _short(lines[-1], 200)
-    return f"exit {proc.returncode}"
+def _last_line(proc: Captured) -> str:
+    return _short(proc.last_line(f"exit {proc.code}"), 200)

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,7 +40,8 @@ from packageurl import PackageURL
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from .errors import BuildError, ToolchainError
+from .errors import SbomError, ToolchainError
+from .procs import capture
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -64,10 +64,6 @@ _CARGO_TIMEOUT = 600  # cargo metadata may have to download crate manifests firs
 _TREE_LINE = re.compile(r"(?P<depth>[0-9]+)(?P<name>[^\s0-9]\S*) v(?P<version>\S+)")
 _NPM_HASHES = {"sha512": HashAlgorithm.SHA_512, "sha384": HashAlgorithm.SHA_384,
                "sha256": HashAlgorithm.SHA_256, "sha1": HashAlgorithm.SHA_1}
-
-
-class SbomError(BuildError):
-    """An input of the SBOM (Cargo.lock, package-lock.json, pyproject.toml, cargo's answer) is wrong."""
 
 
 def sbom_member(dist_info: str) -> str:
@@ -256,11 +252,10 @@ def _cargo(root: Path, subcommand: str, *args: str) -> str:
     manifest = root / "noetlctl" / "Cargo.toml"
     command = [cargo_program(), subcommand, "--locked", "--color", "never", "--manifest-path", str(manifest), *args]
     what = " ".join(["cargo", subcommand, *args])
-    try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=_CARGO_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
-        raise SbomError(f"'{what}' timed out after {_CARGO_TIMEOUT} s") from None
-    if proc.returncode != 0:
+    proc = capture(command, timeout=_CARGO_TIMEOUT)
+    if proc.code is None:
+        raise SbomError(f"'{what}': {proc.stderr}")
+    if not proc.ok:
         lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
         reason = next((line for line in lines if line.startswith("error")), lines[-1] if lines else "no output")
         raise SbomError(f"'{what}' failed: {reason}")

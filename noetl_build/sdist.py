@@ -24,7 +24,7 @@ def build_sdist(layout: Layout) -> Path:
     epoch = source_date_epoch(layout.root)
     say(f"==> noetl {version}, SOURCE_DATE_EPOCH={epoch}")
     say("==> ui: " + ("built" if build_ui(layout) else "up to date"))
-    staging = layout.build / "sdist"
+    staging = layout.sdist_staging
     shutil.rmtree(staging, ignore_errors=True)
     run(
         [sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", staging,
@@ -38,8 +38,8 @@ def build_sdist(layout: Layout) -> Path:
         raise BuildError(f"sdist: expected one .tar.gz in {staging}, found {len(built)}")
     previous = dist.load_sdist(layout.dist)
     final = dist.publish(built[0], layout.dist)
-    if previous and previous.file != final.name and Path(previous.file).name == previous.file:
-        (layout.dist / previous.file).unlink(missing_ok=True)
+    if previous and previous.file != final.name:
+        layout.dist_file(previous.file).unlink(missing_ok=True)
     entries = dist.load_entries(layout.dist)
     meta = {**dist.load_meta(layout.dist), "version": version, "source_date_epoch": epoch}
     record = dist.Sdist(file=final.name, sha256=sha256_file(final), size=final.stat().st_size)

@@ -8,10 +8,10 @@ standard-library-only modules.
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 from .fingerprint import files_under
+from .procs import capture
 
 # Besides the package, what a wheel is built from.
 WHEEL_FILES = ("pyproject.toml", "README.md", "LICENSE")
@@ -55,10 +55,8 @@ def source_date_epoch(root: Path) -> int:
         return int(os.environ["SOURCE_DATE_EPOCH"])
     if is_sdist(root):
         return int((root / PKG_INFO).stat().st_mtime)
+    out = capture(["git", "log", "-1", "--format=%ct"], cwd=root)
     try:
-        out = subprocess.run(
-            ["git", "log", "-1", "--format=%ct"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        return int(out)
-    except (OSError, subprocess.CalledProcessError, ValueError):
+        return int(out.stdout.strip()) if out.ok else FALLBACK_EPOCH
+    except ValueError:
         return FALLBACK_EPOCH

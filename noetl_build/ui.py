@@ -12,7 +12,7 @@ from .procs import run
 
 def build_ui(layout: Layout) -> bool:
     """Build the UI if its sources changed; return True if it was built now."""
-    stamp = Stamp(layout.build / "ui.json")
+    stamp = Stamp(layout.ui_stamp)
     source = digest(files=files_under(layout.ui_source), base=layout.root)
     index = layout.ui_output / "index.html"
     recorded = stamp.read()

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import ast
 import json
-import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from .errors import BuildError, VersionError
-from .procs import CommandError, run
+from .errors import BuildError, CommandError, GitFailed, GitMissing, VersionError
+from .procs import capture, run
 from .report import say, table
 
 if sys.version_info >= (3, 11):
@@ -224,28 +223,14 @@ def _pep440(version: str) -> str:
 # --- git -----------------------------------------------------------------------------------
 
 
-class _GitMissing(VersionError):
-    pass
-
-
-class _GitFailed(VersionError):
-    def __init__(self, message: str, *, detail: str) -> None:
-        super().__init__(message)
-        self.detail = detail  # git's own last line
-
-
 def _git(root: Path, *args: str) -> str:
-    try:
-        proc = subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, encoding="utf-8",
-            errors="replace", check=False,
-        )
-    except FileNotFoundError:
-        raise _GitMissing("git is not installed: install it (apt-get install git) to derive versions") from None
-    if proc.returncode != 0:
-        detail = _last_line(proc.stderr or proc.stdout)
-        raise _GitFailed(f"git {args[0]} failed in {root}: {detail}", detail=detail)
-    return proc.stdout
+    out = capture(["git", *args], cwd=root, timeout=None)
+    if out.code is None:
+        raise GitMissing("git is not installed: install it (apt-get install git) to derive versions")
+    if not out.ok:
+        detail = _last_line(out.stderr or out.stdout)
+        raise GitFailed(f"git {args[0]} failed in {root}: {detail}", detail=detail)
+    return out.stdout
 
 
 def _git_succeeds(root: Path, *args: str) -> bool:
@@ -263,7 +248,7 @@ def _checkout(root: Path) -> Path:
         raise VersionError(f"{root} is not a directory: pass the repository as --root")
     try:
         top = Path(_git(root, "rev-parse", "--show-toplevel").strip()).resolve()
-    except _GitFailed as exc:
+    except GitFailed as exc:
         raise VersionError(
             f"{root} is not a git checkout ({exc.detail}): versions come from its tags and commits (git clone it)"
         ) from None

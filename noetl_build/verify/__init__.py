@@ -4,11 +4,13 @@
     render(report) -> str                            the table
     write_json(report, path)                         the JSON report (dist/verify.json)
 
-Modules, one idea each: ``subjects`` (which wheels, which target), ``wheelfile`` (a wheel
+Modules, one idea each: ``subjects`` (which wheels, which target), ``..wheelfile`` (a wheel
 read once), ``claim`` (what its tags promise), ``binary`` (ELF/Mach-O/PE facts), ``context``
-(what one wheel's checks share), ``checks_common`` / ``checks_binary`` / ``auditwheel`` /
-``delocate`` / ``execution`` / ``resolution`` (the checks), ``checks_sdist`` (the sdist's), ``wine_stand_in`` (a DLL wine 8
-lacks), ``tools`` (running checkers), ``suite`` (the checks' order), ``results``, ``render``.
+(what one wheel's checks share), ``checks_common`` / ``checks_binary`` / ``checks_sbom`` /
+``auditable`` / ``checks_release`` / ``auditwheel`` / ``delocate`` / ``execution`` /
+``resolution`` (the checks), ``checks_sdist`` (the sdist's), ``wine_stand_in`` (a DLL wine 8
+lacks), ``tools`` (checkers as ``python -m``, run through ``..procs``), ``results`` (a check's
+declaration, its verdict and result), ``suite`` (the checks' order), ``render``.
 """
 
 from __future__ import annotations

@@ -23,42 +23,39 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..errors import AuditDataError
 from ..sbom import sbom_member
 from .context import Context
-from .results import Result, failed, passed
+from .results import Verdict, check, fail, ok
 
-CHECK = "auditable"
 SECTION = ".dep-v0"
 MAX_JSON = 8 << 20  # an audit list is ~10 KiB; refuse anything that inflates past 8 MiB
 Package = tuple[str, str]
 
 
-class AuditDataError(ValueError):
-    pass
-
-
-def check_auditable(ctx: Context) -> Result:
+@check("auditable")
+def check_auditable(ctx: Context) -> Verdict:
     """The binary embeds its crates (cargo-auditable) and they include every crate of the SBOM."""
     if ctx.binary is None:
-        return failed(CHECK, ctx.facts_problem or "no binary")
+        return fail(ctx.facts_problem or "no binary")
     try:
         lists = read_audit_data(ctx.binary)
     except (AuditDataError, OSError, ValueError) as exc:
-        return failed(CHECK, f"{ctx.binary_member}: unreadable cargo-auditable data: {exc}")
+        return fail(f"{ctx.binary_member}: unreadable cargo-auditable data: {exc}")
     missing = [i for i, data in enumerate(lists, 1) if data is None]
     if not lists or missing:
         where = f"slice {missing[0]} of {len(lists)} of " if len(lists) > 1 else ""
-        return failed(CHECK, f"{where}{ctx.binary_member} carries no cargo-auditable dependency list ({SECTION})")
+        return fail(f"{where}{ctx.binary_member} carries no cargo-auditable dependency list ({SECTION})")
     embedded = set().union(*(embedded_crates(data) for data in lists if data is not None))
     listed, problem = _sbom_crates(ctx)
     if listed is None:
-        return failed(CHECK, problem)
+        return fail(problem)
     unknown = sorted(listed - embedded)
     if unknown:
         shown = ", ".join(f"{n} {v}" for n, v in unknown[:6]) + (" ..." if len(unknown) > 6 else "")
-        return failed(CHECK, f"the SBOM lists crates the binary's build did not: {shown}")
+        return fail(f"the SBOM lists crates the binary's build did not: {shown}")
     slices = f" in each of {len(lists)} slices" if len(lists) > 1 else ""
-    return passed(CHECK, f"{len(embedded)} crates embedded{slices}; all {len(listed)} SBOM crates among them")
+    return ok(f"{len(embedded)} crates embedded{slices}; all {len(listed)} SBOM crates among them")
 
 
 def embedded_crates(data: Mapping[str, Any]) -> set[Package]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..procs import capture
 from .claim import canonical
 from .context import Context
-from .results import Result, failed, passed
-from .tools import capture, python_module
+from .results import Verdict, check, fail, ok
+from .tools import python_module
 
 
-def check_auditwheel(ctx: Context) -> Result | None:
+@check("auditwheel")
+def check_auditwheel(ctx: Context) -> Verdict | None:
     """`auditwheel show --json`: its exit status alone is no verdict, its JSON is."""
     if ctx.claim is None or ctx.claim.os != "linux":
         return None
@@ -19,22 +21,22 @@ def check_auditwheel(ctx: Context) -> Result | None:
     try:
         report = json.loads(out.stdout)
     except json.JSONDecodeError:
-        return failed("auditwheel", f"auditwheel show: {out.failure() if not out.ok else 'printed no JSON'}")
+        return fail(f"auditwheel show: {out.failure() if not out.ok else 'printed no JSON'}")
     if not isinstance(report, dict):
-        return failed("auditwheel", "auditwheel show --json printed no JSON object")
+        return fail("auditwheel show --json printed no JSON object")
     if "error" in report or not out.ok:  # it exits 1 with {"error": ...} when it finds no fitting binary
         reason = " ".join(str(report.get("error") or out.failure()).split())
-        return failed("auditwheel", f"auditwheel: {reason}")
+        return fail(f"auditwheel: {reason}")
     return judge(report, ctx.wheel.platform_tags)
 
 
-def judge(report: dict[str, Any], platform_tags: tuple[str, ...]) -> Result:
+def judge(report: dict[str, Any], platform_tags: tuple[str, ...]) -> Verdict:
     """Compare auditwheel's JSON report with the wheel's platform tags."""
     claimed = sorted({canonical(tag) for tag in platform_tags})
     found = str(report.get("overall_tag", ""))
     external = sorted(report.get("external_libs") or {})
     if external:
-        return failed("auditwheel", f"external libraries outside the {found} policy: {', '.join(external)}")
+        return fail(f"external libraries outside the {found} policy: {', '.join(external)}")
     if claimed != [found]:
-        return failed("auditwheel", f"auditwheel finds {found or 'no policy'}, but the wheel claims {', '.join(claimed)}")
-    return passed("auditwheel", f"policy {found}, no external libraries")
+        return fail(f"auditwheel finds {found or 'no policy'}, but the wheel claims {', '.join(claimed)}")
+    return ok(f"policy {found}, no external libraries")

@@ -6,16 +6,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BuildError
+from ..errors import BinaryFormatError
 
 EF_ARM_ABI_FLOAT_HARD = 0x400  # e_flags bit of an EABI5 hard-float (gnueabihf) binary
 _MACHO_MAGICS = {
     bytes.fromhex(m) for m in ("feedface", "cefaedfe", "feedfacf", "cffaedfe", "cafebabe", "bebafeca")
 }
-
-
-class BinaryFormatError(BuildError):
-    """The file is not an executable this project ships (ELF, Mach-O or PE)."""
 
 
 @dataclass(frozen=True)

@@ -6,26 +6,27 @@ from ..platforms import Arch, arches
 from .binary import ElfFacts, MachoFacts, PeFacts
 from .claim import Claim, dotted
 from .context import Context
-from .results import Result, failed, passed
+from .results import Verdict, check, fail, ok
 
 FORMAT_FOR_OS = {"linux": "ELF", "macos": "Mach-O", "windows": "PE"}
 
 
-def check_arch(ctx: Context) -> Result:
+@check("arch")
+def check_arch(ctx: Context) -> Verdict:
     """Executable format and architecture match the tags: ELF machine/class/endianness/float
     ABI, every Mach-O slice (both for universal2), PE machine."""
     claim, facts = ctx.claim, ctx.facts
     if claim is None:
-        return failed("arch", ctx.claim_problem)
+        return fail(ctx.claim_problem)
     if facts is None:
-        return failed("arch", ctx.facts_problem)
+        return fail(ctx.facts_problem)
     want_format = FORMAT_FOR_OS[claim.os]
     if facts.format != want_format:
-        return failed("arch", f"{ctx.binary_member} is {facts.describe()}, but a {claim.family} wheel needs {want_format}")
+        return fail(f"{ctx.binary_member} is {facts.describe()}, but a {claim.family} wheel needs {want_format}")
     problem = _arch_problem(facts, claim, ctx)
     if problem:
-        return failed("arch", f"{ctx.binary_member} is {facts.describe()}: {problem}")
-    return passed("arch", f"{facts.describe()}, as {claim.wheel_arch} needs")
+        return fail(f"{ctx.binary_member} is {facts.describe()}: {problem}")
+    return ok(f"{facts.describe()}, as {claim.wheel_arch} needs")
 
 
 def _arch_problem(facts: ElfFacts | MachoFacts | PeFacts, claim: Claim, ctx: Context) -> str:
@@ -48,49 +49,52 @@ def _arch_problem(facts: ElfFacts | MachoFacts | PeFacts, claim: Claim, ctx: Con
     return "" if facts.machine == arch.pe_machine else f"{claim.wheel_arch} needs {arch.pe_machine}"
 
 
-def check_glibc(ctx: Context) -> Result | None:
+@check("glibc")
+def check_glibc(ctx: Context) -> Verdict | None:
     """manylinux: the highest GLIBC_x.y symbol version needed is at most the tag's."""
     claim = ctx.claim
     if claim is None or claim.family != "manylinux":
         return None
     facts = ctx.facts
     if not isinstance(facts, ElfFacts):
-        return failed("glibc", ctx.facts_problem or f"{ctx.binary_member} is not ELF")
+        return fail(ctx.facts_problem or f"{ctx.binary_member} is not ELF")
     if facts.interpreter and "ld-musl" in facts.interpreter:
-        return failed("glibc", f"loader is {facts.interpreter} (musl), but the wheel is manylinux")
+        return fail(f"loader is {facts.interpreter} (musl), but the wheel is manylinux")
     if facts.glibc is None:
-        return passed("glibc", "no versioned glibc symbols (static)")
+        return ok("no versioned glibc symbols (static)")
     allowed = claim.version or (0, 0)
     if facts.glibc > allowed:
-        return failed("glibc", f"needs GLIBC_{dotted(facts.glibc)}, newer than the tag's glibc {dotted(allowed)}")
-    return passed("glibc", f"needs GLIBC_{dotted(facts.glibc)} at most; tag allows {dotted(allowed)}")
+        return fail(f"needs GLIBC_{dotted(facts.glibc)}, newer than the tag's glibc {dotted(allowed)}")
+    return ok(f"needs GLIBC_{dotted(facts.glibc)} at most; tag allows {dotted(allowed)}")
 
 
-def check_musl(ctx: Context) -> Result | None:
+@check("musl")
+def check_musl(ctx: Context) -> Verdict | None:
     """musllinux: static, or dynamic with the musl loader; no glibc symbols."""
     claim = ctx.claim
     if claim is None or claim.family != "musllinux":
         return None
     facts = ctx.facts
     if not isinstance(facts, ElfFacts):
-        return failed("musl", ctx.facts_problem or f"{ctx.binary_member} is not ELF")
+        return fail(ctx.facts_problem or f"{ctx.binary_member} is not ELF")
     if facts.glibc is not None:
-        return failed("musl", f"needs glibc symbols (GLIBC_{dotted(facts.glibc)}): built against glibc, not musl")
+        return fail(f"needs glibc symbols (GLIBC_{dotted(facts.glibc)}): built against glibc, not musl")
     if facts.static:
-        return passed("musl", "static executable")
+        return ok("static executable")
     if facts.interpreter and facts.interpreter.startswith("/lib/ld-musl-"):
-        return passed("musl", f"dynamic, musl loader {facts.interpreter}")
-    return failed("musl", f"dynamic with loader {facts.interpreter or 'none'}: not the musl loader (/lib/ld-musl-*.so.1)")
+        return ok(f"dynamic, musl loader {facts.interpreter}")
+    return fail(f"dynamic with loader {facts.interpreter or 'none'}: not the musl loader (/lib/ld-musl-*.so.1)")
 
 
-def check_macos_min(ctx: Context) -> Result | None:
+@check("macos-min")
+def check_macos_min(ctx: Context) -> Verdict | None:
     """macOS: every slice's minimum OS is at most the tag's (arm64 starts at 11.0 anyway)."""
     claim = ctx.claim
     if claim is None or claim.family != "macosx":
         return None
     facts = ctx.facts
     if not isinstance(facts, MachoFacts):
-        return failed("macos-min", ctx.facts_problem or f"{ctx.binary_member} is not Mach-O")
+        return fail(ctx.facts_problem or f"{ctx.binary_member} is not Mach-O")
     tag_version = claim.version or (0, 0)
     problems, seen = [], []
     for slice_ in facts.slices:
@@ -104,8 +108,8 @@ def check_macos_min(ctx: Context) -> Result | None:
             problems.append(f"{name} slice needs macOS {dotted(slice_.minos)}, newer than the tag's {dotted(allowed)}")
         seen.append(f"{name} {dotted(slice_.minos)}")
     if problems:
-        return failed("macos-min", "; ".join(problems))
-    return passed("macos-min", f"minimum macOS {', '.join(seen)}; tag says {dotted(tag_version)}")
+        return fail("; ".join(problems))
+    return ok(f"minimum macOS {', '.join(seen)}; tag says {dotted(tag_version)}")
 
 
 def _slice_arch(cpu: str) -> Arch | None:
@@ -113,7 +117,8 @@ def _slice_arch(cpu: str) -> Arch | None:
     return next((arch for arch in arches().values() if arch.macho_cpu == cpu and "macos" in arch.wheel_arch), None)
 
 
-def check_codesign(ctx: Context) -> Result | None:
+@check("codesign")
+def check_codesign(ctx: Context) -> Verdict | None:
     """arm64 macOS kills unsigned code: every arm64 slice carries LC_CODE_SIGNATURE."""
     facts = ctx.facts
     if not isinstance(facts, MachoFacts) or ctx.claim is None or ctx.claim.family != "macosx":
@@ -122,5 +127,5 @@ def check_codesign(ctx: Context) -> Result | None:
     if not arm:
         return None
     if not all(s.signed for s in arm):
-        return failed("codesign", f"the arm64 slice of {ctx.binary_member} has no LC_CODE_SIGNATURE: macOS will kill it")
-    return passed("codesign", "arm64 slice signed (LC_CODE_SIGNATURE)")
+        return fail(f"the arm64 slice of {ctx.binary_member} has no LC_CODE_SIGNATURE: macOS will kill it")
+    return ok("arm64 slice signed (LC_CODE_SIGNATURE)")

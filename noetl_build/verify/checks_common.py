@@ -8,29 +8,33 @@ import stat
 from collections import Counter
 
 from ..files import EXEC_MODE, FILE_MODE
+from ..procs import capture
 from .context import Context
-from .results import Result, failed, passed
-from .tools import capture, python_module
+from .results import Verdict, check, fail, ok
+from .tools import python_module
+
 
 BINARY_MODE = EXEC_MODE
 
 
-def check_tags(ctx: Context) -> Result:
+@check("tags")
+def check_tags(ctx: Context) -> Verdict:
     """The wheel's platform tags are the ones targets.toml gives its target."""
     have = ".".join(ctx.wheel.platform_tags)
     if ctx.target is None:
-        return failed("tags", f"no target in targets.toml is tagged {have}")
+        return fail(f"no target in targets.toml is tagged {have}")
     want = ".".join(sorted(ctx.target.tags))
     if have != want:
-        return failed("tags", f"tagged {have}, but targets.toml gives {ctx.target.name} {want}")
-    return passed("tags", f"{have}, as targets.toml says")
+        return fail(f"tagged {have}, but targets.toml gives {ctx.target.name} {want}")
+    return ok(f"{have}, as targets.toml says")
 
 
-def check_record(ctx: Context) -> Result:
+@check("RECORD")
+def check_record(ctx: Context) -> Verdict:
     """RECORD lists every file once, with its sha256 and size; nothing else."""
     record_name = f"{ctx.wheel.dist_info}/RECORD"
     if not ctx.wheel.member(record_name):
-        return failed("RECORD", f"no {record_name} in the wheel")
+        return fail(f"no {record_name} in the wheel")
     rows = ctx.wheel.record
     problems = [f"{path} is listed {n} times" for path, n in Counter(r.path for r in rows).items() if n > 1]
     by_path = {r.path: r for r in rows}
@@ -49,15 +53,16 @@ def check_record(ctx: Context) -> Result:
     names = {m.name for m in ctx.wheel.members}
     problems += [f"{r.path} is listed but not in the zip" for r in rows if r.path not in names]
     if problems:
-        return failed("RECORD", _some(problems))
-    return passed("RECORD", f"{len(ctx.wheel.members) - 1} files, sha256 and size match")
+        return fail(_some(problems))
+    return ok(f"{len(ctx.wheel.members) - 1} files, sha256 and size match")
 
 
-def check_wheel_metadata(ctx: Context) -> Result:
+@check("WHEEL")
+def check_wheel_metadata(ctx: Context) -> Verdict:
     """The WHEEL file: Tag lines equal the filename's tags, Root-Is-Purelib false."""
     name = f"{ctx.wheel.dist_info}/WHEEL"
     if not ctx.wheel.member(name):
-        return failed("WHEEL", f"no {name} in the wheel")
+        return fail(f"no {name} in the wheel")
     problems = []
     version = ctx.wheel.header("Wheel-Version")
     if not version or not version[0].startswith("1."):
@@ -75,12 +80,13 @@ def check_wheel_metadata(ctx: Context) -> Result:
         parts += [f"missing: {', '.join(sorted(missing))}"] if missing else []
         problems.append("Tag lines differ from the filename's tags (" + "; ".join(parts) + ")")
     if problems:
-        return failed("WHEEL", _some(problems))
+        return fail(_some(problems))
     lines = f"{len(tags)} Tag line{'s' if len(tags) != 1 else ''} match{'es' if len(tags) == 1 else ''}"
-    return passed("WHEEL", f"{lines} the filename, Root-Is-Purelib: false")
+    return ok(f"{lines} the filename, Root-Is-Purelib: false")
 
 
-def check_modes(ctx: Context) -> Result:
+@check("modes")
+def check_modes(ctx: Context) -> Verdict:
     """The binary is a regular file of mode 0755 in the zip; every other file 0644."""
     problems = []
     for member in ctx.wheel.members:
@@ -95,40 +101,43 @@ def check_modes(ctx: Context) -> Result:
     if ctx.binary_member is None:
         problems.append("no binary to check")
     if problems:
-        return failed("modes", _some(problems))
-    return passed("modes", f"{ctx.binary_member} 0755, {len(ctx.wheel.members) - 1} others 0644")
+        return fail(_some(problems))
+    return ok(f"{ctx.binary_member} 0755, {len(ctx.wheel.members) - 1} others 0644")
 
 
-def check_twine(ctx: Context) -> Result:
+@check("twine")
+def check_twine(ctx: Context) -> Verdict:
     """`twine check --strict`: the metadata PyPI will render and accept."""
     return twine_verdict(ctx.wheel.path)
 
 
-def twine_verdict(path: os.PathLike[str]) -> Result:
+def twine_verdict(path: os.PathLike[str]) -> Verdict:
     """`twine check --strict` on a wheel or an sdist."""
     out = capture(python_module("twine", "check", "--strict", path), env=_plain_env())
     lines = [l.strip() for l in (out.stdout + "\n" + out.stderr).splitlines()]
     findings = [re.sub(r"\s+", " ", l) for l in lines if l.startswith(("ERROR", "WARNING"))]
     if out.ok and not findings:
-        return passed("twine", "twine check --strict: PASSED")
-    return failed("twine", "twine check --strict: " + ("; ".join(findings) or out.failure()))
+        return ok("twine check --strict: PASSED")
+    return fail("twine check --strict: " + ("; ".join(findings) or out.failure()))
 
 
-def check_contents(ctx: Context) -> Result:
+@check("check-wheel-contents")
+def check_contents(ctx: Context) -> Verdict:
     """check-wheel-contents: duplicates, stray files, empty or misplaced modules."""
     out = capture(python_module("check_wheel_contents", ctx.wheel.path), cwd=ctx.layout.root, env=_plain_env())
     prefix = f"{ctx.wheel.path}: "
     lines = [l.removeprefix(prefix).strip() for l in out.stdout.splitlines() if l.strip()]
     if out.ok and lines == ["OK"]:
-        return passed("check-wheel-contents", "OK")
+        return ok("OK")
     findings = [l for l in lines if re.match(r"[WE]\d{3}", l)]
-    return failed("check-wheel-contents", "; ".join(findings) or out.failure())
+    return fail("; ".join(findings) or out.failure())
 
 
-def check_build_paths(ctx: Context) -> Result:
+@check("build-paths")
+def check_build_paths(ctx: Context) -> Verdict:
     """No path of the build machine (repo, home, cargo/rustup homes, std source) in the binary."""
     if ctx.binary is None:
-        return failed("build-paths", ctx.facts_problem)
+        return fail(ctx.facts_problem)
     data = ctx.binary.read_bytes()
     hits = []
     for path in ctx.build_paths:
@@ -137,9 +146,9 @@ def check_build_paths(ctx: Context) -> Result:
         if start >= 0:
             hits.append(_string_at(data, start))
     if hits:
-        return failed("build-paths", f"build-machine paths in {ctx.binary_member}: " + _some(hits, 2)
-                      + " (remap them with --remap-path-prefix)")
-    return passed("build-paths", f"none of {len(ctx.build_paths)} build-machine paths in the binary")
+        return fail(f"build-machine paths in {ctx.binary_member}: " + _some(hits, 2)
+                    + " (remap them with --remap-path-prefix)")
+    return ok(f"none of {len(ctx.build_paths)} build-machine paths in the binary")
 
 
 def _string_at(data: bytes, start: int) -> str:

@@ -16,12 +16,13 @@ from pathlib import Path
 from packaging.version import InvalidVersion, Version
 
 from ..errors import VersionError
+from ..procs import capture
 from ..sbom import sbom_member
 from ..version import version_in_source
 from .context import Context
 from .execution import clean_environment
-from .results import Result, failed, passed
-from .tools import capture
+from .results import Verdict, check, fail, ok
+
 
 INIT = "noetl/__init__.py"
 CONSOLE_ENTRY = "noetl.cli_wrapper:main"
@@ -31,14 +32,15 @@ INSTALLED_FILES = ("noetl/__init__.py", "noetl/cli_wrapper.py", "noetl/server/ap
                    "noetl/core/ui/index.html", "noetl/database/ddl/sqlite/001_catalog.sql")
 
 
-def check_version(ctx: Context) -> Result:
+@check("version")
+def check_version(ctx: Context) -> Verdict:
     """File name, METADATA, dist-info, noetl.__version__ and the binary all carry one version."""
     version = ctx.wheel.version
     try:
         if str(Version(version)) != version:
-            return failed("version", f"'{version}' is not in PEP 440's normal form ({Version(version)})")
+            return fail(f"'{version}' is not in PEP 440's normal form ({Version(version)})")
     except InvalidVersion:
-        return failed("version", f"'{version}' is not a PEP 440 version")
+        return fail(f"'{version}' is not a PEP 440 version")
     found = {"METADATA": _metadata_version(ctx), INIT: _package_version(ctx)}
     problems = [f"{where} says {said or 'nothing'}" for where, said in found.items() if said != version]
     if ctx.binary is None:
@@ -46,15 +48,16 @@ def check_version(ctx: Context) -> Result:
     elif version.encode() not in ctx.binary.read_bytes():  # what `noetl --version` prints after "noetl "
         problems.append(f"{ctx.binary_member} does not carry '{version}' (it prints another --version)")
     if problems:
-        return failed("version", f"the file name says {version}, but " + "; ".join(problems))
+        return fail(f"the file name says {version}, but " + "; ".join(problems))
     kind = "a release" if not (Version(version).is_devrelease or Version(version).local) else "a development build"
-    return passed("version", f"{version} ({kind}) in the name, METADATA, {INIT} and the binary")
+    return ok(f"{version} ({kind}) in the name, METADATA, {INIT} and the binary")
 
 
-def check_install(ctx: Context) -> Result:
+@check("install")
+def check_install(ctx: Context) -> Verdict:
     """pip, acting as a machine of the wheel's platform, installs the binary, script and package."""
     if ctx.binary_member is None:
-        return failed("install", ctx.facts_problem or "no binary in the wheel")
+        return fail(ctx.facts_problem or "no binary in the wheel")
     target = ctx.work / "installed"
     platform_args = [arg for tag in ctx.wheel.platform_tags for arg in ("--platform", tag)]
     cmd: list[str | os.PathLike[str]] = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
@@ -62,11 +65,11 @@ def check_install(ctx: Context) -> Result:
            *platform_args, "--target", target, ctx.wheel.path]
     out = capture(cmd, env=clean_environment(), timeout=300)
     if not out.ok:
-        return failed("install", f"pip install --target (as {', '.join(ctx.wheel.platform_tags)}): {out.failure()}")
+        return fail(f"pip install --target (as {', '.join(ctx.wheel.platform_tags)}): {out.failure()}")
     problems = _installed_problems(ctx, target)
     if problems:
-        return failed("install", "; ".join(problems[:4]))
-    return passed("install", f"pip put {ctx.binary_member} (0755), the `noetl` script and the package in place")
+        return fail("; ".join(problems[:4]))
+    return ok(f"pip put {ctx.binary_member} (0755), the `noetl` script and the package in place")
 
 
 def _installed_problems(ctx: Context, target: Path) -> list[str]:

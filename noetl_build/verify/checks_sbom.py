@@ -29,24 +29,25 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from packageurl import PackageURL
 
+from ..procs import capture
 from ..sbom import SBOM_DIR, SBOM_NAME
 from ..targets import Target
 from .context import Context
-from .results import Result, failed, passed
-from .tools import capture
+from .results import Verdict, check, fail, ok
 
-CHECK = "sbom"
+
 CARGO_TIMEOUT = 600  # cargo may have to download crate sources first
 Package = tuple[str, str]  # (name, version)
 Edge = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]  # (declaring package, resolve-graph dep) -> follow it?
 
 
-def check_sbom(ctx: Context) -> Result:
+@check("sbom")
+def check_sbom(ctx: Context) -> Verdict:
     """The SBOM is in *.dist-info/sboms/, in RECORD, schema-valid, and lists what the wheel carries."""
     name = f"{ctx.wheel.dist_info}/{SBOM_DIR}/{SBOM_NAME}"
     member = ctx.wheel.member(name)
     if member is None:
-        return failed(CHECK, f"no {name} in the wheel (PEP 770)")
+        return fail(f"no {name} in the wheel (PEP 770)")
     problems = []
     row = next((r for r in ctx.wheel.record if r.path == name), None)
     if row is None:
@@ -58,10 +59,10 @@ def check_sbom(ctx: Context) -> Result:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        return failed(CHECK, "; ".join([*problems, f"not JSON: {exc}"]))
+        return fail("; ".join([*problems, f"not JSON: {exc}"]))
     invalid = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
     if invalid is not None:
-        return failed(CHECK, "; ".join([*problems, f"not valid CycloneDX 1.6: {_schema_problem(invalid.data)}"]))
+        return fail("; ".join([*problems, f"not valid CycloneDX 1.6: {_schema_problem(invalid.data)}"]))
 
     version = (document.get("metadata", {}).get("component") or {}).get("version")
     if version != ctx.wheel.version:
@@ -83,10 +84,10 @@ def check_sbom(ctx: Context) -> Result:
         problems += _difference("npm packages", set(npm), bundled, "ui-src/package-lock.json's non-dev packages")
 
     if problems:
-        return failed(CHECK, "; ".join(problems))
-    return passed(CHECK, f"CycloneDX 1.6, version {version}: {len(crates)} crates as cargo tree for "
-                         f"{ctx.target.name if ctx.target else '?'} and within cargo metadata's bounds, "
-                         f"{len(npm)} npm packages as package-lock.json")
+        return fail("; ".join(problems))
+    return ok(f"CycloneDX 1.6, version {version}: {len(crates)} crates as cargo tree for "
+              f"{ctx.target.name if ctx.target else '?'} and within cargo metadata's bounds, "
+              f"{len(npm)} npm packages as package-lock.json")
 
 
 def _schema_problem(error: object) -> str:

@@ -19,7 +19,6 @@ import email.policy
 import json
 import tarfile
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from email.parser import BytesParser
 from pathlib import Path, PurePosixPath
@@ -34,7 +33,7 @@ from ..sbom import SBOM_DIR, SBOM_NAME
 from ..version import version_in_source
 from .checks_common import twine_verdict
 from .checks_sbom import _crate_hashes, _difference, _listed, _npm_lock, _schema_problem
-from .results import Result, WheelReport, failed, passed
+from .results import FAIL, Check, Result, Verdict, WheelReport, check, fail, ok, run_checks
 
 REQUIRED = (
     "PKG-INFO", "pyproject.toml", "LICENSE", "README.md",
@@ -54,10 +53,8 @@ class Sdist:
     tree: Path  # the regular files, extracted (for the checkers that read files)
 
 
-Check = Callable[[Sdist], Result]
-
-
-def check_contents(sdist: Sdist) -> Result:
+@check("sdist-contents")
+def check_contents(sdist: Sdist) -> Verdict:
     missing = [name for name in REQUIRED if name not in sdist.members]
     binaries = [name for name in sdist.members if name.startswith("noetl/bin/")]
     stray = [name for name in sdist.members if FORBIDDEN_PARTS.intersection(PurePosixPath(name).parts)]
@@ -67,13 +64,14 @@ def check_contents(sdist: Sdist) -> Result:
     problems += [f"build output or VCS files: {', '.join(stray[:3])}"] if stray else []
     problems += [f"not a regular file: {', '.join(odd[:3])}"] if odd else []
     if problems:
-        return failed("sdist-contents", "; ".join(problems))
+        return fail("; ".join(problems))
     files = sum(info.isfile() for info in sdist.members.values())
-    return passed("sdist-contents", f"{files} files under {sdist.root}/: the crate and Cargo.lock, the built UI, "
-                                    "the package, the backend and the SBOM; no binary or build output")
+    return ok(f"{files} files under {sdist.root}/: the crate and Cargo.lock, the built UI, "
+              "the package, the backend and the SBOM; no binary or build output")
 
 
-def check_version(sdist: Sdist) -> Result:
+@check("version")
+def check_version(sdist: Sdist) -> Verdict:
     version = sdist.version
     said = {"PKG-INFO": _pkg_info_version(sdist)}
     try:
@@ -82,20 +80,21 @@ def check_version(sdist: Sdist) -> Result:
         said["noetl/__init__.py"] = f"nothing readable ({exc})"
     wrong = [f"{where} says {value or 'nothing'}" for where, value in said.items() if value != version]
     if wrong:
-        return failed("version", f"the file name says {version}, but " + "; ".join(wrong))
-    return passed("version", f"{version} in the name, PKG-INFO and noetl/__init__.py")
+        return fail(f"the file name says {version}, but " + "; ".join(wrong))
+    return ok(f"{version} in the name, PKG-INFO and noetl/__init__.py")
 
 
-def check_sbom(sdist: Sdist) -> Result:
+@check("sbom")
+def check_sbom(sdist: Sdist) -> Verdict:
     path = sdist.tree / SBOM_DIR / SBOM_NAME
     try:
         text = path.read_text()
         document = json.loads(text)
     except (OSError, ValueError) as exc:
-        return failed("sbom", f"cannot read {SBOM_DIR}/{SBOM_NAME}: {exc}")
+        return fail(f"cannot read {SBOM_DIR}/{SBOM_NAME}: {exc}")
     invalid = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
     if invalid is not None:
-        return failed("sbom", f"not valid CycloneDX 1.6: {_schema_problem(invalid.data)}")
+        return fail(f"not valid CycloneDX 1.6: {_schema_problem(invalid.data)}")
     problems = []
     version = (document.get("metadata", {}).get("component") or {}).get("version")
     if version != sdist.version:
@@ -112,22 +111,18 @@ def check_sbom(sdist: Sdist) -> Result:
     if not crates:
         problems.append("it lists no crates")
     if problems:
-        return failed("sbom", "; ".join(problems))
-    return passed("sbom", f"CycloneDX 1.6, version {version}: {len(crates)} crates with Cargo.lock's checksums, "
-                          f"{len(npm)} npm packages as package-lock.json")
+        return fail("; ".join(problems))
+    return ok(f"CycloneDX 1.6, version {version}: {len(crates)} crates with Cargo.lock's checksums, "
+              f"{len(npm)} npm packages as package-lock.json")
 
 
-def check_twine(sdist: Sdist) -> Result:
+@check("twine")
+def check_twine(sdist: Sdist) -> Verdict:
     return twine_verdict(sdist.path)
 
 
-CHECKS: tuple[tuple[str, Check], ...] = (
-    ("twine", check_twine),
-    ("sdist-contents", check_contents),
-    ("version", check_version),
-    ("sbom", check_sbom),
-)
-CHECK_NAMES = tuple(name for name, _ in CHECKS)
+CHECKS: tuple[Check[Sdist], ...] = (check_twine, check_contents, check_version, check_sbom)
+CHECK_NAMES = tuple(each.name for each in CHECKS)
 
 
 def verify_sdist(path: Path, *, only: tuple[str, ...] = ()) -> WheelReport:
@@ -137,16 +132,9 @@ def verify_sdist(path: Path, *, only: tuple[str, ...] = ()) -> WheelReport:
         try:
             sdist = _open(path, Path(scratch))
         except (tarfile.TarError, OSError, ValueError) as exc:
-            return WheelReport(path.name, str(path), None, sha256, (failed("sdist", f"cannot read it: {exc}"),))
-        results = []
-        for name, check in CHECKS:
-            if only and name not in only:
-                continue
-            try:
-                results.append(check(sdist))
-            except Exception as exc:  # a checker's bug must not hide the other verdicts
-                results.append(failed(name, f"the check crashed: {type(exc).__name__}: {exc}"))
-    return WheelReport(path.name, str(path), None, sha256, tuple(results))
+            return WheelReport(path.name, str(path), None, sha256, (Result("sdist", FAIL, f"cannot read it: {exc}"),))
+        results = run_checks(CHECKS, sdist, only)
+    return WheelReport(path.name, str(path), None, sha256, results)
 
 
 def _open(path: Path, scratch: Path) -> Sdist:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..errors import ClaimError
 from ..platforms import LEGACY_MANYLINUX, Arch, PlatformTag, arches
 
 FAMILY_OS = {"manylinux": "linux", "musllinux": "linux", "macosx": "macos", "win": "windows"}
@@ -28,10 +29,6 @@ class Claim:
     @property
     def wheel_arch(self) -> str:
         return self.arch.wheel_arch[self.os]
-
-
-class ClaimError(ValueError):
-    pass
 
 
 def claim_of(platform_tags: Sequence[str]) -> Claim:

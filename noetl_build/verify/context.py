@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import BinaryFormatError, ClaimError
 from ..layout import Layout
 from ..targets import Target
-from .binary import BinaryFacts, BinaryFormatError, inspect
-from .claim import Claim, ClaimError, claim_of
-from .wheelfile import WheelFile
+from ..wheelfile import WheelFile
+from .binary import BinaryFacts, inspect
+from .claim import Claim, claim_of
 
 BIN_DIR = "noetl/bin/"
 

@@ -11,9 +11,12 @@ import shutil
 import zipfile
 from pathlib import Path
 
+from ..procs import capture
+from ..wheelfile import parse_record, parse_wheel
 from .context import Context
-from .results import Result, failed, passed
-from .tools import capture, python_module
+from .results import Verdict, check, fail, ok
+from .tools import python_module
+
 
 LLVM_OTOOL, LLVM_INSTALL_NAME_TOOL = "llvm-otool-15", "llvm-install-name-tool-15"
 
@@ -50,13 +53,14 @@ def stand_ins(directory: Path) -> Path | str:
     return directory
 
 
-def check_delocate(ctx: Context) -> Result | None:
+@check("delocate")
+def check_delocate(ctx: Context) -> Verdict | None:
     """`delocate-wheel --require-archs` on a copy: it must leave name and contents alone."""
     if ctx.claim is None or ctx.claim.family != "macosx":
         return None
     tools = stand_ins(ctx.work / "delocate-tools")
     if isinstance(tools, str):
-        return failed("delocate", tools)
+        return fail(tools)
     source = ctx.work / "delocate-in" / ctx.wheel.path.name
     source.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(ctx.wheel.path, source)
@@ -69,11 +73,11 @@ def check_delocate(ctx: Context) -> Result | None:
         env=env, timeout=300,
     )
     if not out.ok:
-        return failed("delocate", f"delocate-wheel --require-archs {archs}: {out.failure()}")
+        return fail(f"delocate-wheel --require-archs {archs}: {out.failure()}")
     changes = compare(ctx.wheel.path, sorted(out_dir.glob("*.whl")))
     if changes:
-        return failed("delocate", "delocate would change the wheel: " + "; ".join(changes))
-    return passed("delocate", f"--require-archs {archs}: no library to copy, name and contents unchanged")
+        return fail("delocate would change the wheel: " + "; ".join(changes))
+    return ok(f"--require-archs {archs}: no library to copy, name and contents unchanged")
 
 
 def compare(original: Path, written: list[Path]) -> list[str]:
@@ -101,13 +105,14 @@ def _contents(wheel: Path) -> dict[str, object]:
             if info.is_dir():
                 continue
             data = zf.read(info)
-            lines = data.decode("utf-8", "replace").splitlines()
             if info.filename.endswith(".dist-info/RECORD"):
                 result[info.filename] = frozenset(
-                    row for row in lines if row and not row.split(",")[0].endswith((".dist-info/WHEEL", ".dist-info/RECORD"))
+                    row for row in parse_record(data) if not row.path.endswith((".dist-info/WHEEL", ".dist-info/RECORD"))
                 )
             elif info.filename.endswith(".dist-info/WHEEL"):
-                result[info.filename] = frozenset(line for line in lines if line and not line.startswith("Generator: delocate"))
+                result[info.filename] = frozenset(
+                    line for line in parse_wheel(data) if line[0] != "Generator" or not line[1].startswith("delocate")
+                )
             else:
                 result[info.filename] = data
         return result

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from packaging.tags import sys_tags
 
+from ..procs import Captured, capture
 from ..runners import Runner, runner_for
 from .binary import PeFacts
 from .context import Context
-from .results import Result, failed, passed, skipped
-from .tools import Captured, capture
+from .results import Verdict, check, fail, ok, skip
+
 from .wine_stand_in import WINE_STAND_IN, place_stand_in
 
 # wine's first start creates its prefix (~20 s on 2 cores); qemu and native are quick.
@@ -24,37 +25,39 @@ def expected_output(ctx: Context) -> str:
     return f"noetl {ctx.wheel.version}"
 
 
-def check_run(ctx: Context) -> Result | None:
+@check("run")
+def check_run(ctx: Context) -> Verdict | None:
     """The binary prints `noetl <version>` for --version, run however this host can run it."""
     if ctx.target is None:
         return None
     runner = runner_for(ctx.target)
     if runner.via == "none":
         system = OS_NAMES.get(ctx.target.triple.os, ctx.target.triple.os)
-        return skipped("run", f"this host cannot run {system} binaries: checked by reading them instead")
+        return skip(f"this host cannot run {system} binaries: checked by reading them instead")
     if runner.missing:
-        return failed("run", f"cannot run it under {runner.via}: {runner.missing}")
+        return fail(f"cannot run it under {runner.via}: {runner.missing}")
     if ctx.binary is None:
-        return failed("run", ctx.facts_problem)
+        return fail(ctx.facts_problem)
     how = _describe(runner)
     if runner.via == "wine" and isinstance(ctx.facts, PeFacts) and WINE_STAND_IN in ctx.facts.imports:
         problem = place_stand_in(ctx)
         if problem:
-            return failed("run", problem)
+            return fail(problem)
         how += f" + {WINE_STAND_IN} stand-in"
     out = capture([*runner.prefix, ctx.binary, "--version"], env=_environment(runner, ctx), cwd=ctx.work,
                   timeout=TIMEOUTS.get(runner.via, 60.0))
-    return _judge("run", out, expected_output(ctx), how=how)
+    return _judge(out, expected_output(ctx), how=how)
 
 
-def check_console_script(ctx: Context) -> Result | None:
+@check("console-script")
+def check_console_script(ctx: Context) -> Verdict | None:
     """On the host's own platform: install into a fresh venv and run the `noetl` console script."""
     if not installable_here(ctx.wheel.filename_tags):
         return None
     venv = ctx.work / "venv"
     made = capture([sys.executable, "-m", "venv", "--without-pip", venv], env=clean_environment())
     if not made.ok:
-        return failed("console-script", f"python -m venv: {made.failure()}")
+        return fail(f"python -m venv: {made.failure()}")
     python = venv / "bin" / "python"
     installed = capture(
         [uv_binary(), "pip", "install", "--no-config", "--no-cache", "--no-deps", "--no-index",
@@ -62,23 +65,23 @@ def check_console_script(ctx: Context) -> Result | None:
         env=clean_environment(),
     )
     if not installed.ok:
-        return failed("console-script", f"uv pip install: {installed.failure()}")
+        return fail(f"uv pip install: {installed.failure()}")
     out = capture([venv / "bin" / "noetl", "--version"], cwd=ctx.work, env=clean_environment())
-    return _judge("console-script", out, expected_output(ctx), how="the console script in a fresh venv")
+    return _judge(out, expected_output(ctx), how="the console script in a fresh venv")
 
 
 def installable_here(filename_tags: frozenset[str]) -> bool:
     return any(str(tag) in filename_tags for tag in sys_tags())
 
 
-def _judge(check: str, out: Captured, expected: str, *, how: str) -> Result:
+def _judge(out: Captured, expected: str, *, how: str) -> Verdict:
     if not out.ok:
-        return failed(check, f"ran {how}: {out.failure()}")
+        return fail(f"ran {how}: {out.failure()}")
     printed = out.stdout.strip()
     if printed != expected:
         shown = printed.splitlines()[0][:60] if printed else "nothing"
-        return failed(check, f"ran {how}: printed '{shown}', expected '{expected}'")
-    return passed(check, f"ran {how}: {printed}")
+        return fail(f"ran {how}: printed '{shown}', expected '{expected}'")
+    return ok(f"ran {how}: {printed}")
 
 
 def _describe(runner: Runner) -> str:
@@ -91,7 +94,7 @@ def _describe(runner: Runner) -> str:
 def _environment(runner: Runner, ctx: Context) -> dict[str, str]:
     env = {**os.environ, **runner.env}
     if runner.via == "wine":
-        prefix = ctx.layout.build / "wine"  # kept: creating a prefix is wine's slow first start
+        prefix = ctx.layout.wine_prefix
         prefix.mkdir(parents=True, exist_ok=True)
         env["WINEPREFIX"] = str(prefix)
         # wine's own bcryptprimitives.dll first where it has one; else the stand-in by the .exe

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..platforms import Arch, arches
+from ..procs import capture
 from ..targets import Target
+from ..wheelfile import installed_tags
 from .context import Context
 from .execution import clean_environment, uv_binary
-from .results import Result, failed, passed, skipped
-from .tools import capture
+from .results import Verdict, check, fail, ok, skip
+
 
 PYTHON = (3, 12)  # the interpreter the probes pretend to be; noetl's wheels are py3-none
 
@@ -90,7 +92,8 @@ def _macos_probe(target: Target, arch: Arch, *, alone: bool) -> Probe:
                  macos=dotted, alone=alone)
 
 
-def check_pip(ctx: Context) -> Result | None:
+@check("pip")
+def check_pip(ctx: Context) -> Verdict | None:
     """`pip download --platform ...` from the wheels' directory downloads exactly this wheel."""
     if ctx.target is None:
         return None
@@ -107,15 +110,16 @@ def check_pip(ctx: Context) -> Result | None:
             env=clean_environment(), timeout=180,
         )
         if not out.ok:
-            return failed("pip", f"{probe.pip_platform}: pip download found no wheel ({out.last_line()})")
+            return fail(f"{probe.pip_platform}: pip download found no wheel ({out.last_line()})")
         chosen = sorted(p.name for p in dest.glob("*.whl"))
         if chosen != [ctx.wheel.path.name]:
-            return failed("pip", f"{probe.pip_platform}: pip chose {', '.join(chosen) or 'nothing'}")
+            return fail(f"{probe.pip_platform}: pip chose {', '.join(chosen) or 'nothing'}")
         findings.append(probe.pip_platform + (" (alone)" if probe.alone else ""))
-    return passed("pip", "chosen for " + ", ".join(findings))
+    return ok("chosen for " + ", ".join(findings))
 
 
-def check_uv(ctx: Context) -> Result | None:
+@check("uv")
+def check_uv(ctx: Context) -> Verdict | None:
     """`uv pip install --python-platform ...` installs exactly this wheel (read back its WHEEL)."""
     if ctx.target is None:
         return None
@@ -138,17 +142,17 @@ def check_uv(ctx: Context) -> Result | None:
             env=env, timeout=180,
         )
         if not out.ok:
-            return failed("uv", f"{probe.uv_platform}: uv found no wheel ({out.last_line()})")
+            return fail(f"{probe.uv_platform}: uv found no wheel ({out.last_line()})")
         installed = installed_tags(dest, ctx.wheel.dist_info)
         if installed != ctx.wheel.filename_tags:
             shown = ", ".join(sorted(installed)) or "nothing"
-            return failed("uv", f"{probe.uv_platform}: uv installed the wheel tagged {shown}")
+            return fail(f"{probe.uv_platform}: uv installed the wheel tagged {shown}")
         suffix = f" (MACOSX_DEPLOYMENT_TARGET={probe.macos}" + (", alone)" if probe.alone else ")") if probe.macos else ""
         findings.append(probe.uv_platform + suffix)
     if not findings:
-        return skipped("uv", "; ".join(missing))
+        return skip("; ".join(missing))
     note = f"; {'; '.join(missing)}" if missing else ""
-    return passed("uv", "chosen for " + ", ".join(findings) + note)
+    return ok("chosen for " + ", ".join(findings) + note)
 
 
 def _links(ctx: Context, probe: Probe, number: int) -> Path:
@@ -159,13 +163,3 @@ def _links(ctx: Context, probe: Probe, number: int) -> Path:
     alone.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(ctx.wheel.path, alone / ctx.wheel.path.name)
     return alone
-
-
-def installed_tags(target_dir: Path, dist_info: str) -> frozenset[str]:
-    """The Tag lines of the WHEEL an installer put under ``target_dir`` (empty if none)."""
-    wheel = target_dir / dist_info / "WHEEL"
-    if not wheel.is_file():
-        return frozenset()
-    return frozenset(
-        line.split(":", 1)[1].strip() for line in wheel.read_text().splitlines() if line.lower().startswith("tag:")
-    )

@@ -1,10 +1,38 @@
-"""What a check finds: frozen values, one per (wheel, check); rendering lives in render.py."""
+"""What a check finds: frozen values, one per (wheel, check); rendering lives in render.py.
+
+A check is declared once, with its name (``@check("tags")``), and returns an unnamed
+verdict (``ok``, ``fail``, ``skip``; None where it does not apply); calling it gives the
+``Result`` stamped with its name.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
+Subject = TypeVar("Subject")  # what a check looks at: a wheel's Context, an Sdist
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a check finds, before it is named: a status and a one-line reason."""
+
+    status: str  # PASS, FAIL or SKIP (applies, but this host cannot do it)
+    detail: str
+
+
+def ok(detail: str) -> Verdict:
+    return Verdict(PASS, detail)
+
+
+def fail(detail: str) -> Verdict:
+    return Verdict(FAIL, detail)
+
+
+def skip(detail: str) -> Verdict:
+    return Verdict(SKIP, detail)
 
 
 @dataclass(frozen=True)
@@ -12,7 +40,7 @@ class Result:
     """One check's verdict on one wheel, with a one-line reason."""
 
     check: str
-    status: str  # PASS, FAIL or SKIP (applies, but this host cannot do it)
+    status: str  # PASS, FAIL or SKIP
     detail: str
 
     @property
@@ -20,6 +48,7 @@ class Result:
         return self.status == FAIL
 
 
+# Results built by name, not by a declared check: a crashed check's verdict, tests' sample reports.
 def passed(check: str, detail: str) -> Result:
     return Result(check, PASS, detail)
 
@@ -30,6 +59,38 @@ def failed(check: str, detail: str) -> Result:
 
 def skipped(check: str, detail: str) -> Result:
     return Result(check, SKIP, detail)
+
+
+@dataclass(frozen=True)
+class Check(Generic[Subject]):
+    """A check and its name; calling it gives its verdict as a Result of that name."""
+
+    name: str
+    judge: Callable[[Subject], Verdict | None]
+
+    def __call__(self, subject: Subject) -> Result | None:
+        verdict = self.judge(subject)
+        return None if verdict is None else Result(self.name, verdict.status, verdict.detail)
+
+
+def check(name: str) -> Callable[[Callable[[Subject], Verdict | None]], Check[Subject]]:
+    """Declare the decorated function the check called ``name``."""
+    return lambda judge: Check(name, judge)
+
+
+def run_checks(checks: Iterable[Check[Subject]], subject: Subject, only: tuple[str, ...] = ()) -> tuple[Result, ...]:
+    """Every check (or those named in ``only``) on ``subject``; a check that crashes fails, naming why."""
+    results = []
+    for each in checks:
+        if only and each.name not in only:
+            continue
+        try:
+            result = each(subject)
+        except Exception as exc:  # a checker's bug must not hide the other verdicts
+            result = failed(each.name, f"the check crashed: {type(exc).__name__}: {exc}")
+        if result is not None:
+            results.append(result)
+    return tuple(results)
 
 
 @dataclass(frozen=True)

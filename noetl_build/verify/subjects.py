@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import dist
-from ..errors import ConfigError
+from ..errors import ClaimError, ConfigError
 from ..layout import Layout
 from ..targets import Matrix, Target
-from .claim import ClaimError, claim_of
-from .wheelfile import WheelFile
+from ..wheelfile import WheelFile
+from .claim import claim_of
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def _one(selector: str, layout: Layout, matrix: Matrix) -> Subject:
     entry = dist.load_entries(layout.dist).get(target.name)
     if entry is None:
         raise ConfigError(f"no wheel for {target.name} in {layout.dist}: build it with nox -s wheel -- {target.name}")
-    return Subject(layout.dist / entry.wheel, target)
+    return Subject(layout.dist_file(entry.wheel), target)
 
 
 def _require_dist(layout: Layout) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
+from ..errors import WheelError
 from ..files import sha256_file
 from ..layout import Layout
 from ..targets import Target
+from ..wheelfile import WheelFile
 from .auditwheel import check_auditwheel
 from .checks_binary import check_arch, check_codesign, check_glibc, check_macos_min, check_musl
 from .checks_common import (
@@ -22,36 +23,33 @@ from .context import Context, prepare
 from .delocate import check_delocate
 from .execution import check_console_script, check_run
 from .resolution import check_pip, check_uv
-from .results import Result, WheelReport, failed
-from .wheelfile import WheelError, WheelFile
+from .results import FAIL, Check, Result, WheelReport, run_checks
 
-Check = Callable[[Context], Result | None]  # None where the check does not apply
-
-CHECKS: tuple[tuple[str, Check], ...] = (
-    ("tags", check_tags),
-    ("RECORD", check_record),
-    ("WHEEL", check_wheel_metadata),
-    ("modes", check_modes),
-    ("twine", check_twine),
-    ("check-wheel-contents", check_contents),
-    ("sbom", check_sbom),
-    ("version", check_version),
-    ("auditable", check_auditable),
-    ("arch", check_arch),
-    ("glibc", check_glibc),
-    ("musl", check_musl),
-    ("macos-min", check_macos_min),
-    ("codesign", check_codesign),
-    ("build-paths", check_build_paths),
-    ("auditwheel", check_auditwheel),
-    ("delocate", check_delocate),
-    ("run", check_run),
-    ("console-script", check_console_script),
-    ("install", check_install),
-    ("pip", check_pip),
-    ("uv", check_uv),
+CHECKS: tuple[Check[Context], ...] = (
+    check_tags,
+    check_record,
+    check_wheel_metadata,
+    check_modes,
+    check_twine,
+    check_contents,
+    check_sbom,
+    check_version,
+    check_auditable,
+    check_arch,
+    check_glibc,
+    check_musl,
+    check_macos_min,
+    check_codesign,
+    check_build_paths,
+    check_auditwheel,
+    check_delocate,
+    check_run,
+    check_console_script,
+    check_install,
+    check_pip,
+    check_uv,
 )
-CHECK_NAMES = tuple(name for name, _ in CHECKS)
+CHECK_NAMES = tuple(each.name for each in CHECKS)
 
 
 def verify_wheel(
@@ -64,21 +62,12 @@ def verify_wheel(
     try:
         wheel = WheelFile.read(path)
     except WheelError as exc:
-        return WheelReport(path.name, str(path), target_name, sha256, (failed("wheel", str(exc)),))
+        return WheelReport(path.name, str(path), target_name, sha256, (Result("wheel", FAIL, str(exc)),))
     with tempfile.TemporaryDirectory(prefix="noetl-verify-") as scratch:
         ctx = prepare(wheel, target, layout=layout, work=Path(scratch), find_links=path.parent,
                       build_paths=build_paths)
-        results = []
-        for name, check in CHECKS:
-            if only and name not in only:
-                continue
-            try:
-                result = check(ctx)
-            except Exception as exc:  # a checker's bug must not hide the other verdicts
-                result = failed(name, f"the check crashed: {type(exc).__name__}: {exc}")
-            if result is not None:
-                results.append(result)
-    return WheelReport(path.name, str(path), target_name, sha256, tuple(results))
+        results = run_checks(CHECKS, ctx, only)
+    return WheelReport(path.name, str(path), target_name, sha256, results)
 
 
 def build_machine_paths(layout: Layout) -> tuple[str, ...]:

@@ -10,8 +10,9 @@ import tempfile
 from pathlib import Path
 
 from ..platforms import arches
+from ..procs import capture
 from .context import Context
-from .tools import capture
+
 
 # Rust's std (1.78+) imports ProcessPrng from this Windows 10 DLL; wine 8.0 lacks it.
 WINE_STAND_IN = "bcryptprimitives.dll"
@@ -24,7 +25,7 @@ def place_stand_in(ctx: Context) -> str:
     source = Path(__file__).with_name("stand_ins") / "bcryptprimitives.c"
     zig_target = f"{arches()[ctx.target.triple.arch].zig_arch}-windows-gnu"
     digest = hashlib.sha256(source.read_bytes() + zig_target.encode()).hexdigest()[:12]
-    built = ctx.layout.build / "verify" / f"bcryptprimitives-{zig_target}-{digest}.dll"
+    built = ctx.layout.verify_tools / f"bcryptprimitives-{zig_target}-{digest}.dll"
     if not built.is_file():
         built.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=built.parent) as scratch:  # zig leaves an import .lib too

@@ -228,7 +228,7 @@ def rehearsed(release_dist: Path, targets_file: Path, tmp_path_factory: pytest.T
     """`python -m noetl_build rehearse`, in a network namespace with only loopback where this host
     allows one (so reaching any host but 127.0.0.1 would fail it): its report, and what it printed."""
     layout = Layout.at(ROOT, dist=release_dist)
-    if not (rehearsal.wheelhouse_dir(layout) / ".filled").is_file():
+    if not (layout.wheelhouse / ".filled").is_file():
         pytest.fail("no build/wheelhouse: run the tests with nox -s tests (it fetches the wheelhouse first)")
     isolated = loopback_only_available()
     if os.environ.get("CI") == "true":

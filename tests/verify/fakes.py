@@ -9,7 +9,7 @@ from noetl_build.targets import Target, load_matrix
 from noetl_build.verify.binary import BinaryFacts, ElfFacts, MachoFacts, MachoSlice
 from noetl_build.verify.claim import ClaimError, claim_of
 from noetl_build.verify.context import Context
-from noetl_build.verify.wheelfile import Member, RecordRow, WheelFile
+from noetl_build.wheelfile import Member, RecordRow, WheelFile
 from tests.conftest import ROOT
 
 DIST_INFO = "noetl-0.1.0.dist-info"

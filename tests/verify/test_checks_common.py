@@ -11,7 +11,7 @@ from noetl_build.verify.checks_common import (
     check_build_paths, check_modes, check_record, check_tags, check_wheel_metadata,
 )
 from noetl_build.verify.results import FAIL, PASS
-from noetl_build.verify.wheelfile import Member, RecordRow, record_hash
+from noetl_build.wheelfile import Member, RecordRow, record_hash
 
 from .fakes import DIST_INFO, context
 
