@@ -11,11 +11,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import dist
+from . import dist, wheels
 from .compile import ZigTools, compile_target
 from .errors import BuildError, CommandError
 from .files import sha256_file
-from .fingerprint import Stamp, digest
+from .fingerprint import Stamp, code_digest, digest
 from .layout import Layout
 from .report import human_size, say, table
 from .sbom import build_sbom
@@ -106,7 +106,7 @@ def target_sbom(target: Target, run: Run) -> bytes:
     inputs = [layout.crate / "Cargo.toml", layout.crate / "Cargo.lock", layout.ui_lock, layout.root / "pyproject.toml"]
     fingerprint = digest(files=inputs, base=layout.root, extra={
         "version": run.version, "epoch": run.epoch, "rust": target.rust_targets,
-        "generator": sha256_file(Path(__file__).with_name("sbom.py"))})
+        "code": code_digest(Path(__file__).with_name("sbom.py"))})
     if stamp.current(out, fingerprint):
         return out.read_bytes()
     data = build_sbom(layout.root, version=run.version, epoch=run.epoch, rust_targets=target.rust_targets,
@@ -128,7 +128,7 @@ def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry]) -> R
         stamp = Stamp(layout.target_dir(target.name) / "wheel.json")
         fingerprint = digest(extra={
             "binary": compiled.sha256, "generic": run.generic_sha, "tags": target.platform_tag,
-            "sbom": hashlib.sha256(sbom).hexdigest(),
+            "sbom": hashlib.sha256(sbom).hexdigest(), "code": code_digest(Path(wheels.__file__)),
         })
         previous = entries.get(target.name)
         if (
