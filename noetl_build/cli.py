@@ -17,16 +17,13 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
-import tempfile
-import traceback
 from pathlib import Path
 
 from .errors import BuildError, ConfigError
 from .layout import Layout
-from .report import say
+from .report import say, unexpected
 from .targets import load_matrix
 
 
@@ -81,27 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: dist/ holds only complete wheels", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug, not a user's mistake: one line here, the traceback in a log
-        log = _crash_log(layout, argv)
-        lines = str(exc).strip().splitlines() or ["no message"]
-        first = "".join(c if c.isprintable() else "?" for c in lines[0])
-        print(f"error: unexpected {type(exc).__name__}: {first} (a bug in noetl_build: please report it with "
-              f"the traceback in {log})", file=sys.stderr)
+        doing = "python -m noetl_build " + " ".join(sys.argv[1:] if argv is None else argv)
+        print(f"error: {unexpected(exc, layout.crash_log, doing)}", file=sys.stderr)
         return 1
-
-
-def _crash_log(layout: Layout, argv: list[str] | None) -> Path:
-    """Write the traceback being handled to BUILD/logs/crash.log (else a temp file); its path."""
-    text = (f"{dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')} python -m noetl_build "
-            f"{' '.join(sys.argv[1:] if argv is None else argv)}\n{traceback.format_exc()}")
-    try:
-        layout.logs.mkdir(parents=True, exist_ok=True)
-        log = layout.crash_log
-        log.write_text(text)
-    except OSError:
-        with tempfile.NamedTemporaryFile("w", prefix="noetl_build-crash-", suffix=".log", delete=False) as sink:
-            sink.write(text)
-            log = Path(sink.name)
-    return log
 
 
 def _dispatch(args: argparse.Namespace, layout: Layout) -> int:

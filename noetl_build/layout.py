@@ -56,6 +56,10 @@ class Layout:
         """The traceback of the last unexpected error (a bug), which the CLI names in one line."""
         return self.logs / "crash.log"
 
+    def target_crash_log(self, name: str) -> Path:
+        """The traceback of a bug one target's build hit (the others go on)."""
+        return self.logs / f"{name}.crash.log"
+
     @property
     def lock(self) -> Path:
         """Held by a build so two never share this build dir."""

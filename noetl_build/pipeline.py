@@ -17,7 +17,7 @@ from .errors import BuildError, CommandError
 from .files import sha256_file
 from .fingerprint import Stamp, code_digest, digest
 from .layout import Layout
-from .report import human_size, say, table
+from .report import human_size, say, table, unexpected
 from .sbom import build_sbom
 from .source import FALLBACK_EPOCH, source_date_epoch
 from .targets import Target
@@ -161,6 +161,10 @@ def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry]) -> R
         if isinstance(exc, CommandError) and exc.tail:
             say("\n".join("      " + line for line in exc.tail.splitlines()))
         return Result(target=target.name, status="failed", seconds=time.monotonic() - started, message=str(exc))
+    except Exception as exc:  # a bug hit by one target fails that target; the others still build
+        message = unexpected(exc, layout.target_crash_log(target.name), f"building {target.name}")
+        return Result(target=target.name, status="failed", seconds=time.monotonic() - started,
+                      message=f"{target.name}: {message}")
 
 
 def render(results: Sequence[Result]) -> str:

@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
+import tempfile
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def unexpected(exc: BaseException, log: Path, doing: str) -> str:
+    """One line for an exception that is a bug, not a user's mistake; the traceback being
+    handled goes to ``log`` (a temp file when that cannot be written), which the line names."""
+    text = f"{dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')} {doing}\n{traceback.format_exc()}"
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(text)
+    except OSError:
+        with tempfile.NamedTemporaryFile("w", prefix="noetl_build-crash-", suffix=".log", delete=False) as sink:
+            sink.write(text)
+            log = Path(sink.name)
+    lines = str(exc).strip().splitlines() or ["no message"]
+    first = "".join(c if c.isprintable() else "?" for c in lines[0])[:300]
+    return (f"unexpected {type(exc).__name__}: {first} (a bug in noetl_build: please report it with the "
+            f"traceback in {log})")
 
 
 def human_size(size: int | None) -> str:

@@ -52,3 +52,21 @@ def test_every_error_class_has_one_root() -> None:
     classes = [value for value in vars(errors).values() if isinstance(value, type) and issubclass(value, Exception)]
     assert len(classes) > 5
     assert all(issubclass(cls, BuildError) for cls in classes)
+
+
+def test_a_bug_in_one_target_fails_that_target_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pipeline's rule: any failure of one target is that target's one-line failure; the run goes on."""
+    from noetl_build import pipeline
+    from noetl_build.layout import Layout
+    from noetl_build.targets import load_matrix
+
+    target = load_matrix(ROOT / "targets.toml").targets[0]
+    layout = Layout.at(ROOT, build=tmp_path / "build", dist=tmp_path / "dist")
+    monkeypatch.setattr(pipeline, "choose", fail_with(ValueError("bad value \x1b]0;title\x07\nsecond line")))
+    run = pipeline.Run(layout, None, "1.0.0", 1, tmp_path / "generic.whl", "0" * 64)  # type: ignore[arg-type]
+    result = pipeline._build_target(target, run, {})
+    assert result.status == "failed" and not result.ok
+    assert result.message.startswith(f"{target.name}: unexpected ValueError: bad value ?]0;title? (a bug")
+    assert "\n" not in result.message and "\x1b" not in result.message
+    log = tmp_path / "build" / "logs" / f"{target.name}.crash.log"
+    assert str(log) in result.message and "Traceback (most recent call last)" in log.read_text()
