@@ -137,7 +137,7 @@ def _make_link_inputs(target: Target, layout: Layout, tools: ZigTools) -> None:
             [tools.python, "-m", "ziglang", "cc", "-target", zig_target(target), "-O2", *target.cflags,
              "-c", SHIMS / f"{name}.c", "-o", obj],
             what=f"{target.name}: compiling link shim {name}",
-            log=layout.logs / f"{target.name}.shim-{name}.log",
+            log=layout.log(f"{target.name}.shim-{name}"),
         )
 
 
@@ -279,7 +279,7 @@ def compile_target(
         what=f"{target.name}: cargo-zigbuild",
         cwd=layout.crate,
         env=env,
-        log=layout.logs / f"{target.name}.log",
+        log=layout.log(target.name),
     )
     built = layout.cargo_dir(choice.key) / target.name / "release" / target.binary_name
     if not built.is_file():
@@ -332,7 +332,7 @@ def _compile_fat(
         return Compiled(binary, str(stamp.read()["sha256"]), 0.0, fresh=False)
     with atomic_output(binary, mode=EXEC_MODE) as tmp:
         run([lipo, "-create", *(p.binary for p in parts), "-output", tmp],
-            what=f"{target.name}: lipo", log=layout.logs / f"{target.name}.lipo.log")
+            what=f"{target.name}: lipo", log=layout.log(f"{target.name}.lipo"))
     sha = sha256_file(binary)
     seconds = time.monotonic() - started
     stamp.write({"fingerprint": fingerprint, "sha256": sha, "seconds": round(seconds, 1)})

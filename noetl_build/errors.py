@@ -10,16 +10,41 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
+MESSAGE_LIMIT = 2000  # characters of one error line; a value quoted in it gets VALUE_LIMIT
+VALUE_LIMIT = 80
+
+
+def printable(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``text`` as one line a terminal shows as it is: control characters (newlines, ESC, ...)
+    escaped as Python writes them, and cut at ``limit`` characters, saying how many more."""
+    escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit + 1])
+    if len(text) > limit or len(escaped) > limit:
+        return f"{escaped[:limit]}... ({len(text)} characters)"
+    return escaped
+
+
+def shown(value: object, limit: int = VALUE_LIMIT) -> str:
+    """A value from a file or the command line, quoted for a message: 'x86_64-...'."""
+    return f"'{printable(str(value), limit)}'"
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """" (did you mean 'x'?)" naming the closest of ``choices``, or "" when none is close."""
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    close = difflib.get_close_matches(word[:VALUE_LIMIT], list(choices), n=1)
+    return f" (did you mean {shown(close[0])}?)" if close else ""
 
 
 class BuildError(Exception):
-    """An error with a one-line message that says what is wrong and what to do."""
+    """An error with a one-line message that says what is wrong and what to do.
+
+    The one escaping rule: whatever went into the message, it is kept as printable() makes it,
+    so no value read from a file can fake a line, drive the terminal or flood it.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(printable(message))
 
 
 class ConfigError(BuildError):

@@ -1,11 +1,24 @@
-"""Where things are: the repository's inputs and the build's outputs."""
+"""Where things are: the repository's inputs and the build's outputs.
+
+One confinement rule: every name that reaches a path under build/ or dist/ (a triple, a link
+stub or shim, a toolchain key, a file named in manifest.json) must be a plain file name, so no
+value of targets.toml or manifest.json can make the build write, or delete, outside them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, shown
+
+
+def plain_name(name: str, what: str) -> str:
+    """``name`` when it can only name an entry of one directory; ConfigError naming ``what`` else."""
+    if (not name or name in {".", ".."} or "/" in name or "\\" in name or "\0" in name
+            or name.startswith("-") or len(name) > 200):
+        raise ConfigError(f"{what} {shown(name)} is not a plain file name: it would leave build/ or dist/")
+    return name
 
 
 @dataclass(frozen=True)
@@ -58,30 +71,34 @@ class Layout:
 
     def target_crash_log(self, name: str) -> Path:
         """The traceback of a bug one target's build hit (the others go on)."""
-        return self.logs / f"{name}.crash.log"
+        return self.log(f"{name}.crash")
 
     @property
     def lock(self) -> Path:
         """Held by a build so two never share this build dir."""
         return self.build / ".lock"
 
+    def log(self, name: str) -> Path:
+        """BUILD/logs/<name>.log: one step's full output."""
+        return self.logs / plain_name(f"{name}.log", "a log named")
+
     def target_dir(self, name: str) -> Path:
         """Per-target outputs: the binary, its fingerprint, wheel records."""
-        return self.build / "targets" / name
+        return self.build / "targets" / plain_name(name, "the target")
 
     def cargo_dir(self, key: str) -> Path:
         """Cargo's target dir, one per toolchain+strategy so they never evict each other."""
-        return self.build / "cargo" / key
+        return self.build / "cargo" / plain_name(key, "the toolchain key")
 
     def toolchain_bin(self, key: str) -> Path:
         """`cargo`, `rustc` (and `rust-objcopy`) of one toolchain, first on cargo's PATH."""
-        return self.build / "toolchains" / key / "bin"
+        return self.build / "toolchains" / plain_name(key, "the toolchain key") / "bin"
 
     def link_stubs(self, name: str) -> Path:
-        return self.build / "stubs" / name
+        return self.build / "stubs" / plain_name(name, "the target")
 
     def link_shims(self, name: str) -> Path:
-        return self.build / "shims" / name
+        return self.build / "shims" / plain_name(name, "the target")
 
     @property
     def generic(self) -> Path:
@@ -134,12 +151,7 @@ class Layout:
 
     def dist_file(self, name: str) -> Path:
         """dist/<name> for a file name read from data (manifest.json): never a path out of dist/."""
-        if not name or name in {".", ".."} or Path(name).name != name or "\\" in name:
-            raise ConfigError(
-                f"{self.dist / 'manifest.json'} names {name!r}, which is not a file name in {self.dist}: "
-                "rebuild dist/ (nox -s build_all)"
-            )
-        return self.dist / name
+        return self.dist / plain_name(name, f"{self.dist / 'manifest.json'} names")
 
     @property
     def verify_json(self) -> Path:

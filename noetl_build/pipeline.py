@@ -138,7 +138,7 @@ def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry]) -> R
         ):
             return Result(target=target.name, status="up to date", wheel=previous.wheel,
                           size=previous.size, seconds=time.monotonic() - started)
-        log = layout.logs / f"{target.name}.wheel.log"
+        log = layout.log(f"{target.name}.wheel")
         built = finish_wheel(
             run.generic, layout.target_dir(target.name) / "wheel", sbom=sbom, epoch=run.epoch, log=log,
             what=target.name, binary=compiled.binary, binary_name=target.binary_name,

@@ -31,7 +31,7 @@ def build_sdist(layout: Layout) -> Path:
          "-C", f"version={version}", layout.root],
         what="sdist: python -m build",
         env={**os.environ, "SOURCE_DATE_EPOCH": str(epoch)},
-        log=layout.logs / "sdist.log",
+        log=layout.log("sdist"),
     )
     built = list(staging.glob("*.tar.gz"))
     if len(built) != 1:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError, did_you_mean, shown
 from .platforms import Triple, arches, parse_version, tag_problem
 
 RUN_METHODS = ("native", "qemu", "wine", "none")
@@ -33,6 +34,12 @@ _QEMU_KEYS = {"program": True, "sysroot": False}
 # which minimum-version key a (os, libc) needs
 _MINIMUM_KEY = {("linux", "gnu"): "glibc", ("linux", "musl"): "musl", ("macos", None): "macos"}
 _VERSION_KEYS = ("glibc", "musl", "macos")
+# What a value may look like where it becomes a file name, a program's argument or a variable.
+_TRIPLE = re.compile(r"[a-z0-9_]+(-[a-z0-9_.]+){2,3}")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}")  # link stubs and shims: file names
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_APT_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]{0,99}(:[a-z0-9]+)?")  # Debian policy, optional :arch
+_MAX_STRING = 4096  # a flag, a tag, a path: nothing longer is real
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,13 +121,21 @@ class Matrix:
 
 def load_matrix(path: Path) -> Matrix:
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file (the matrix of targets to build)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not the matrix of targets: name the targets.toml file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name}: not UTF-8 text (byte {exc.start}): TOML files are UTF-8") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path.name}: nested too deeply to be a matrix of targets") from None
     return parse_matrix(data, path)
 
 
@@ -128,16 +143,18 @@ def parse_matrix(data: Mapping[str, Any], path: Path) -> Matrix:
     unknown = set(data) - {"target"}
     if unknown:
         key = sorted(unknown)[0]
-        raise ConfigError(f"{path.name}: unknown top-level key '{key}'{did_you_mean(key, ['target'])}")
+        raise ConfigError(f"{path.name}: unknown top-level key {shown(key)}{did_you_mean(key, ['target'])}")
     tables = data.get("target")
     if not isinstance(tables, list) or not tables:
         raise ConfigError(f"{path.name}: no [[target]] tables: declare at least one target")
     targets: list[Target] = []
     seen: set[str] = set()
     for index, table in enumerate(tables, start=1):
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path.name}: target #{index}: expected a [[target]] table, got {type(table).__name__}")
         target = _parse_target(table, f"{path.name}: target #{index}")
         if target.name in seen:
-            raise ConfigError(f"{path.name}: target '{target.name}': duplicate triple")
+            raise ConfigError(f"{path.name}: target {shown(target.name)}: duplicate triple")
         seen.add(target.name)
         targets.append(target)
     return Matrix(path, tuple(targets))
@@ -146,10 +163,10 @@ def parse_matrix(data: Mapping[str, Any], path: Path) -> Matrix:
 def _parse_target(table: Mapping[str, Any], where: str) -> Target:
     triple_text = table.get("triple")
     if isinstance(triple_text, str):
-        where = where.split(":")[0] + f": target '{triple_text}'"
+        where = where.split(":")[0] + f": target {shown(triple_text)}"
 
     def fail(key: str, message: str) -> ConfigError:
-        return ConfigError(f"{where}: key '{key}': {message}")
+        return ConfigError(f"{where}: key {shown(key)}: {message}")
 
     for key, value in table.items():
         if key not in _KEYS:
@@ -157,10 +174,15 @@ def _parse_target(table: Mapping[str, Any], where: str) -> Target:
         expected, _ = _KEYS[key]
         if not isinstance(value, expected):
             raise fail(key, f"expected a {_type_name(expected)}, got {type(value).__name__}")
+        if any(len(text) > _MAX_STRING or "\0" in text for text in _strings(value)):
+            raise fail(key, f"a value longer than {_MAX_STRING} characters or with a NUL byte")
     for key, (_, required) in _KEYS.items():
         if required and key not in table:
             raise fail(key, "missing (required)")
 
+    if not _TRIPLE.fullmatch(table["triple"]):
+        raise fail("triple", f"{shown(table['triple'])} is not a target triple (arch-vendor-os[-env], "
+                             "lowercase letters, digits, '_' and '.')")
     try:
         triple = Triple.parse(table["triple"])
     except ValueError as exc:
@@ -204,9 +226,11 @@ def _parse_target(table: Mapping[str, Any], where: str) -> Target:
             raise fail("qemu", f"only applies with run = \"qemu\" (run is \"{run}\")")
         for key in qemu:
             if key not in _QEMU_KEYS:
-                raise fail("qemu", f"unknown key '{key}'" + did_you_mean(key, _QEMU_KEYS))
-        if not isinstance(qemu.get("program"), str):
-            raise fail("qemu", "needs program = \"qemu-<arch>\"")
+                raise fail("qemu", f"unknown key {shown(key)}" + did_you_mean(key, _QEMU_KEYS))
+        if not isinstance(qemu.get("program"), str) or not _NAME.fullmatch(qemu["program"]):
+            raise fail("qemu", "needs program = \"qemu-<arch>\" (a program's name)")
+        if "sysroot" in qemu and not (isinstance(qemu["sysroot"], str) and qemu["sysroot"].startswith("/")):
+            raise fail("qemu", "sysroot must be an absolute path (a string), e.g. \"/usr/aarch64-linux-gnu\"")
 
     string_lists = {}
     for key in ("rustflags", "cflags", "link-stubs", "link-shims", "apt"):
@@ -217,9 +241,19 @@ def _parse_target(table: Mapping[str, Any], where: str) -> Target:
     env = table.get("env", {})
     if not all(isinstance(v, str) for v in env.values()):
         raise fail("env", "expected string values")
+    for name in env:
+        if not _ENV_NAME.fullmatch(name):
+            raise fail("env", f"{shown(name)} is not an environment variable's name (letters, digits, '_')")
+    for key in ("link-stubs", "link-shims"):
+        for name in string_lists[key]:
+            if not _NAME.fullmatch(name):
+                raise fail(key, f"{shown(name)} is not a library name (letters, digits, '_', '.', '+', '-')")
     for shim in string_lists["link-shims"]:
         if not (Path(__file__).parent / "shims" / f"{shim}.c").is_file():
-            raise fail("link-shims", f"no shim named '{shim}' in noetl_build/shims/")
+            raise fail("link-shims", f"no shim named {shown(shim)} in noetl_build/shims/")
+    for package in string_lists["apt"]:
+        if not _APT_PACKAGE.fullmatch(package):
+            raise fail("apt", f"{shown(package)} is not a Debian package name")
 
     return Target(
         triple=triple,
@@ -238,6 +272,17 @@ def _parse_target(table: Mapping[str, Any], where: str) -> Target:
         apt=string_lists["apt"],
         raw=dict(table),
     )
+
+
+def _strings(value: object) -> list[str]:
+    """Every string in a targets.toml value, however nested."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in [str(k), *_strings(v)]]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def _type_name(kind: type) -> str:

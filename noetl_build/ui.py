@@ -21,9 +21,9 @@ def build_ui(layout: Layout) -> bool:
     npm = shutil.which("npm")
     if npm is None:
         raise ToolchainError("npm not found: the UI needs Node.js and npm (apt-get install nodejs npm)")
-    log = layout.logs / "ui.log"
+    log = layout.log("ui")
     run([npm, "ci", "--no-audit", "--no-fund"], what="ui: npm ci", cwd=layout.ui_source, log=log)
-    run([npm, "run", "build"], what="ui: npm run build", cwd=layout.ui_source, log=layout.logs / "ui-build.log")
+    run([npm, "run", "build"], what="ui: npm run build", cwd=layout.ui_source, log=layout.log("ui-build"))
     if not index.is_file():
         raise ToolchainError(f"ui: 'npm run build' left no {index}: check ui-src/vite.config.ts outDir")
     stamp.write({"source": source, "output": _output_digest(layout)})

@@ -38,7 +38,7 @@ def build_generic_wheel(layout: Layout, *, version: str, epoch: int) -> Path:
          "-C", "binary=none", "-C", f"version={version}", layout.root],
         what="generic wheel: python -m build",
         env=_with_epoch(epoch),
-        log=layout.logs / "generic-wheel.log",
+        log=layout.log("generic-wheel"),
     )
     built = _only(staging.glob("*.whl"), "generic wheel")
     wheel = out_dir / built.name
