@@ -24,6 +24,8 @@ import noetl
 from noetl.server import paths
 from noetl.server.app import NOT_INITIALIZED, create_app
 from noetl.server.db import Database
+from noetl.server.errors import INTERNAL_ERROR
+from noetl.server.limits import DEFAULT_MAX_BODY_BYTES, Limits, SettingError, server_limits
 
 FIXTURE = Path(__file__).parent / "fixtures" / "hello_playbook.yaml"
 
@@ -62,7 +64,8 @@ def db_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def raw_client(db_path: Path, ui_dir: Path) -> TestClient:
     """A client whose database was never initialized."""
-    with TestClient(create_app(db_path=db_path, ui_dir=ui_dir)) as client:
+    # 127.0.0.1: the server answers only for the Host names it was started for.
+    with TestClient(create_app(db_path=db_path, ui_dir=ui_dir), base_url="http://127.0.0.1") as client:
         yield client
 
 
@@ -541,5 +544,408 @@ def test_server_help_does_not_need_a_port(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 0
-    for option in ("--host", "--port", "--db", "--init-db"):
+    for option in ("--host", "--port", "--db", "--init-db", "--max-body-size", "--allow-host"):
         assert option in proc.stdout
+
+
+# -- hostile input: every error is 4xx JSON, limits, Host check -------------------------------
+
+
+def assert_json_error(response, status: int | None = None) -> str:
+    """A 4xx answer in the documented shape; returns its detail."""
+    assert response.status_code < 500, (response.status_code, response.text[:300])
+    if status is not None:
+        assert response.status_code == status, response.text[:300]
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    body = response.json()
+    assert list(body) == ["detail"] and isinstance(body["detail"], str), body
+    assert "\n" not in body["detail"] and "Traceback" not in body["detail"]
+    return body["detail"]
+
+
+def nested_list(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def nested_map(depth: int) -> str:
+    return "{a: " * depth + "1" + "}" * depth
+
+
+def block_map(depth: int) -> str:
+    return "".join("  " * i + "k%d:\n" % i for i in range(depth)) + "  " * depth + "leaf: 1\n"
+
+
+# Each answered 500 with a plain-text body before.
+FORMER_500S = {
+    "version-over-sqlite-integer": ("GET", "/api/catalog/examples/hello?version=99999999999999999999", None),
+    "version-under-sqlite-integer": ("GET", "/api/catalog/examples/hello?version=-99999999999999999999", None),
+    "version-2-to-63": ("GET", "/api/catalog/examples/hello?version=9223372036854775808", None),
+    "surrogate-in-name": ("POST", None, playbook(name='"\\ud800"')),
+    "surrogate-in-path": ("POST", None, playbook(path='"a/\\udfff"')),
+    "surrogate-in-other-string": ("POST", None, playbook(extra='note: "x\\ud800y"\n')),
+    "surrogate-in-key": ("POST", None, playbook(extra='"\\ud83d": 1\n')),
+    "deep-flow-list": ("POST", None, playbook(extra="x: " + nested_list(10000) + "\n")),
+    "deep-flow-map": ("POST", None, playbook(extra="x: " + nested_map(10000) + "\n")),
+    "deep-block-map": ("POST", None, playbook(extra="x:\n" + "\n".join(
+        "  " * (i + 1) + "k:" for i in range(600)) + " 1\n")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FORMER_500S))
+def test_former_500s_are_4xx_json(client: TestClient, case: str) -> None:
+    method, url, text = FORMER_500S[case]
+    register(client, playbook())
+    if method == "GET":
+        response = client.get(url)
+    else:
+        response = register(client, text)
+    detail = assert_json_error(response, 400)
+    if "surrogate" in case:
+        assert "surrogate" in detail
+    if "deep" in case:
+        assert "nested deeper than 100 levels" in detail
+    if "version" in case:
+        assert "version" in detail
+    # nothing new was stored
+    assert [(i["path"], i["version"]) for i in client.get("/api/catalog").json()["items"]] == [
+        ("examples/hello", 1)
+    ]
+
+
+def test_nesting_up_to_the_limit_is_accepted(client: TestClient) -> None:
+    # the mapping at the top, `x`, then 98 lists: 100 levels with the innermost scalar
+    response = register(client, playbook(extra="x: " + nested_list(97) + "\n"))
+    assert response.status_code == 201, response.text
+    response = register(client, playbook(extra="x: " + nested_list(200) + "\n"))
+    assert "nested deeper" in assert_json_error(response, 400)
+
+
+def test_valid_unicode_escapes_are_still_accepted(client: TestClient) -> None:
+    # a surrogate pair escape is one valid character (U+1F600)
+    response = register(client, playbook(name='"smile \\U0001F600 \\u00e9"'))
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == "smile \U0001F600 \u00e9"
+
+
+def test_yaml_merge_bomb_is_refused_quickly(client: TestClient) -> None:
+    # each level merges the previous one 10 times: 10**9 entries if expanded
+    lines = ["l0: &l0 {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8, i: 9, j: 10}"]
+    for n in range(1, 10):
+        refs = ", ".join(["*l%d" % (n - 1)] * 10)
+        lines.append("l%d: &l%d {<<: [%s], k%d: 0}" % (n, n, refs, n))
+    started = time.monotonic()
+    response = register(client, playbook(extra="\n".join(lines) + "\n"))
+    assert time.monotonic() - started < 10
+    assert "merge keys" in assert_json_error(response, 400)
+    # ordinary merges still work
+    response = register(client, playbook(extra="base: &b {x: 1}\nuse: {<<: *b, y: 2}\n"))
+    assert response.status_code == 201, response.text
+
+
+def _deep_json(depth: int) -> bytes:
+    return b'{"content_base64": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+# (method, url, request kwargs): none may answer 500 or a non-JSON body.
+JSON = {"Content-Type": "application/json"}
+HOSTILE = {
+    "json-truncated": ("POST", "/api/catalog/register", {"content": b'{"content_base64": "', "headers": JSON}),
+    "json-trailing-garbage": ("POST", "/api/catalog/register", {"content": b'{"content_base64": "eA=="} x', "headers": JSON}),
+    "json-nan": ("POST", "/api/catalog/register", {"content": b'{"content_base64": NaN}', "headers": JSON}),
+    "json-huge-number": ("POST", "/api/catalog/register", {"content": b'{"content_base64": 1e999999}', "headers": JSON}),
+    "json-5000-digit-int": ("POST", "/api/catalog/register", {"content": b'{"content_base64": ' + b"9" * 5000 + b"}", "headers": JSON}),
+    "json-deep-nesting": ("POST", "/api/catalog/register", {"content": _deep_json(100000), "headers": JSON}),
+    "json-null": ("POST", "/api/catalog/register", {"json": None}),
+    "json-content-null": ("POST", "/api/catalog/register", {"json": {"content_base64": None}}),
+    "json-content-list": ("POST", "/api/catalog/register", {"json": {"content_base64": ["eA=="]}}),
+    "json-content-object": ("POST", "/api/catalog/register", {"json": {"content_base64": {"a": 1}}}),
+    "json-content-bool": ("POST", "/api/catalog/register", {"json": {"content_base64": True}}),
+    "json-lone-surrogate": ("POST", "/api/catalog/register", {"content": b'{"content_base64": "\\ud800"}', "headers": JSON}),
+    "json-surrogate-key": ("POST", "/api/catalog/register", {"content": b'{"\\udc00": 1}', "headers": JSON}),
+    "body-not-utf8": ("POST", "/api/catalog/register", {"content": b'{"content_base64": "\xff\xfe"}', "headers": JSON}),
+    "body-utf16": ("POST", "/api/catalog/register", {"content": '{"content_base64": "eA=="}'.encode("utf-16"), "headers": JSON}),
+    "body-form": ("POST", "/api/catalog/register", {"data": {"content_base64": "eA=="}}),
+    "body-text-plain": ("POST", "/api/catalog/register", {"content": b"eA==", "headers": {"Content-Type": "text/plain"}}),
+    "body-oversize": ("POST", "/api/catalog/register", {"content": b"x" * (DEFAULT_MAX_BODY_BYTES + 1), "headers": JSON}),
+    "yaml-nul-byte": ("POST", "/api/catalog/register", {"json": {"content_base64": b64(playbook() + "x: \x00\n")}}),
+    "yaml-control-char-name": ("POST", "/api/catalog/register", {"json": {"content_base64": b64(playbook(name='"\\e[31mred"'))}}),
+    "yaml-c1-control-path": ("POST", "/api/catalog/register", {"json": {"content_base64": b64(playbook(path='"a/\\x9bb"'))}}),
+    "yaml-bad-timestamp": ("POST", "/api/catalog/register", {"json": {"content_base64": b64(playbook(extra="when: 2024-02-30\n"))}}),
+    "yaml-bad-int-tag": ("POST", "/api/catalog/register", {"json": {"content_base64": b64(playbook(extra="n: !!int abc\n"))}}),
+    "yaml-5000-digit-int": ("POST", "/api/catalog/register", {"json": {"content_base64": b64(playbook(extra="n: " + "9" * 5000 + "\n"))}}),
+    "yaml-python-tag": ("POST", "/api/catalog/register", {"json": {"content_base64": b64(playbook(extra="x: !!python/object/apply:os.system ['true']\n"))}}),
+    "yaml-unhashable-key": ("POST", "/api/catalog/register", {"json": {"content_base64": b64(playbook(extra="? [a, b]\n: 1\n"))}}),
+    "yaml-undefined-alias": ("POST", "/api/catalog/register", {"json": {"content_base64": b64(playbook(extra="x: *nope\n"))}}),
+    "yaml-path-dotdot": ("POST", "/api/catalog/register", {"json": {"content_base64": b64(playbook(path="../../etc/passwd"))}}),
+    "yaml-path-backslash-dotdot": ("POST", "/api/catalog/register", {"json": {"content_base64": b64(playbook(path="a/..\\..\\b/.."))}}),
+    "yaml-path-newline": ("POST", "/api/catalog/register", {"json": {"content_base64": b64(playbook(path='"a\\nb"'))}}),
+    "url-dotdot-encoded": ("GET", "/api/catalog/%2e%2e/%2e%2e/etc/passwd", {}),
+    "url-nul": ("GET", "/api/catalog/a%00b", {}),
+    "url-bad-utf8": ("GET", "/api/catalog/a%ff%fe", {}),
+    "url-surrogate-utf8": ("GET", "/api/catalog/a%ed%a0%80", {}),
+    "url-very-long": ("GET", "/api/catalog/" + "a/" * 3000 + "b", {}),
+    "query-version-text": ("GET", "/api/catalog/examples/hello?version=%00", {}),
+    "query-version-float": ("GET", "/api/catalog/examples/hello?version=1e400", {}),
+    "query-version-repeated": ("GET", "/api/catalog/examples/hello?version=1&version=99999999999999999999", {}),
+    "unknown-route": ("GET", "/api/nope", {}),
+    "wrong-method": ("DELETE", "/api/catalog/examples/hello", {}),
+    "wrong-method-init": ("GET", "/api/db/init", {}),
+    "bad-content-length": ("POST", "/api/catalog/register", {"content": b"{}", "headers": {**JSON, "Content-Length": "abc"}}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_input_never_gets_a_500_or_non_json(client: TestClient, case: str) -> None:
+    assert len(HOSTILE) >= 20
+    method, url, kwargs = HOSTILE[case]
+    try:
+        response = client.request(method, url, **kwargs)
+    except Exception as exc:  # the test client refusing to send it is no server answer
+        pytest.skip("the test client cannot send this request: %s" % exc)
+    assert_json_error(response)
+    # nothing was stored
+    assert client.get("/api/catalog").json() == {"items": []}
+
+
+def test_unexpected_exception_is_a_json_500_logged_not_echoed(
+    db_path: Path, ui_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(db_path=db_path, ui_dir=ui_dir)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals /etc/shadow")
+
+    # routes are matched in order: put /boom before the UI mount at /
+    app.router.routes.insert(0, app.router.routes.pop())
+    with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
+        with caplog.at_level("ERROR", logger="noetl.server"):
+            response = client.get("/boom")
+    assert response.status_code == 500
+    assert response.json() == {"detail": INTERNAL_ERROR}
+    assert "secret" not in response.text
+    logged = [r for r in caplog.records if r.name == "noetl.server" and r.exc_info]
+    assert logged and "GET /boom" in logged[0].getMessage()
+    assert "secret internals" in caplog.text and "Traceback" in caplog.text
+
+
+# -- body size limit ----------------------------------------------------------------------------
+
+
+def _small_limit_client(db_path: Path, ui_dir: Path, size: str = "1KiB") -> TestClient:
+    limits = server_limits(host="127.0.0.1", max_body=size, environ={})
+    return TestClient(create_app(db_path=db_path, ui_dir=ui_dir, limits=limits), base_url="http://127.0.0.1")
+
+
+def test_default_body_limit_refuses_50_mb_and_stores_nothing(client: TestClient) -> None:
+    big = playbook(extra="blob: " + "x" * (50 * 1024 * 1024) + "\n")
+    response = register(client, big)
+    detail = assert_json_error(response, 413)
+    assert str(DEFAULT_MAX_BODY_BYTES) in detail and "--max-body-size" in detail
+    assert response.headers.get("connection") == "close"
+    assert client.get("/api/catalog").json() == {"items": []}
+
+
+def test_body_limit_is_exact_and_configurable(db_path: Path, ui_dir: Path) -> None:
+    with _small_limit_client(db_path, ui_dir) as client:
+        assert client.post("/api/db/init").status_code == 200
+        body = json.dumps({"content_base64": b64(playbook())}).encode()
+        pad = 1024 - len(body)
+        at_limit = body[:-1] + b" " * pad + b"}"
+        assert len(at_limit) == 1024
+        response = client.post("/api/catalog/register", content=at_limit, headers=JSON)
+        assert response.status_code == 201, response.text
+        over = body[:-1] + b" " * (pad + 1) + b"}"
+        assert_json_error(client.post("/api/catalog/register", content=over, headers=JSON), 413)
+        assert [i["version"] for i in client.get("/api/catalog").json()["items"]] == [1]
+
+
+def test_body_limit_counts_chunked_bodies_and_stops_reading(db_path: Path, ui_dir: Path) -> None:
+    """No Content-Length: the limit holds while reading, and the rest is never read."""
+    import asyncio
+
+    limits = server_limits(host="127.0.0.1", max_body="64KiB", environ={})
+    app = create_app(db_path=db_path, ui_dir=ui_dir, limits=limits)
+    Database(db_path).init()
+    chunk = b"x" * 16384
+    reads = 0
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        nonlocal reads
+        reads += 1
+        assert reads <= 1000, "the server kept reading"
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/api/catalog/register", "raw_path": b"/api/catalog/register",
+        "query_string": b"", "root_path": "", "server": ("127.0.0.1", 8082), "client": ("127.0.0.1", 5000),
+        "headers": [(b"host", b"127.0.0.1:8082"), (b"content-type", b"application/json"),
+                    (b"transfer-encoding", b"chunked")],
+    }
+    asyncio.run(app(scope, receive, send))
+    assert reads == 5  # 4 chunks fill 64 KiB exactly; the 5th passes the limit
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 413
+    body = b"".join(m.get("body", b"") for m in sent[1:])
+    assert "too large" in json.loads(body)["detail"]
+    assert Database(db_path).list_latest() == []
+
+
+def test_limits_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert server_limits(environ={}) == Limits()
+    assert server_limits(environ={}).max_body_bytes == 2 * 1024 * 1024
+    assert server_limits(max_body="512KiB", environ={}).max_body_bytes == 512 * 1024
+    assert server_limits(environ={"NOETL_MAX_BODY_SIZE": "3M"}).max_body_bytes == 3 * 1024 * 1024
+    # the option wins over the environment
+    assert server_limits(max_body="100", environ={"NOETL_MAX_BODY_SIZE": "3M"}).max_body_bytes == 100
+    for bad in ("0", "-1", "1x", "1.5MiB", ""):
+        if bad:
+            with pytest.raises(SettingError):
+                server_limits(max_body=bad, environ={})
+    hosts = server_limits(host="Example.COM", allow_hosts=["[0:0::1]", "noetl.internal."], environ={})
+    assert hosts.allowed_hosts == {"localhost", "127.0.0.1", "::1", "example.com", "noetl.internal"}
+    from_env = server_limits(environ={"NOETL_ALLOWED_HOSTS": "a.example, b.example"})
+    assert {"a.example", "b.example"} <= from_env.allowed_hosts
+    # wildcard bind addresses are not names: not added
+    assert server_limits(host="0.0.0.0", environ={}).allowed_hosts == {"localhost", "127.0.0.1", "::1"}
+    assert server_limits(allow_hosts=["*"], environ={}).allowed_hosts is None
+    with pytest.raises(SettingError):
+        server_limits(allow_hosts=["evil.example/x"], environ={})
+    monkeypatch.setenv("NOETL_MAX_BODY_SIZE", "nonsense")
+    with pytest.raises(SettingError):
+        server_limits()
+
+
+# -- Host header check (DNS rebinding) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["evil.example", "evil.example:8082", "localhost.evil.example", "127.0.0.1.nip.io",
+     "127.0.0.2", "0.0.0.0", "::1", "[::1", "[::2]:8082", "localhost:http", "localhost:123456",
+     "local host", "localhost\x00", "[::1]x", "user@localhost", ""],
+)
+def test_foreign_host_is_refused_and_changes_nothing(raw_client: TestClient, host: str) -> None:
+    response = raw_client.post("/api/db/init", headers={"Host": host})
+    detail = assert_json_error(response, 400)
+    assert "Host" in detail or "host" in detail
+    for url in ("/health", "/api/catalog", "/"):
+        assert_json_error(raw_client.get(url, headers={"Host": host}), 400)
+    # the database was not initialized
+    assert raw_client.get("/api/db/validate").json()["valid"] is False
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["localhost", "localhost:8082", "LOCALHOST:1", "localhost.:8082", "127.0.0.1", "127.0.0.1:65535",
+     "[::1]", "[::1]:8082", "[0:0:0:0:0:0:0:1]:80"],
+)
+def test_loopback_hosts_are_allowed(raw_client: TestClient, host: str) -> None:
+    response = raw_client.post("/api/db/init", headers={"Host": host})
+    assert response.status_code == 200, response.text
+    assert raw_client.get("/health", headers={"Host": host}).status_code == 200
+
+
+def test_configured_hosts_are_allowed(db_path: Path, ui_dir: Path) -> None:
+    limits = server_limits(host="10.1.2.3", allow_hosts=["noetl.example"], environ={})
+    with TestClient(create_app(db_path=db_path, ui_dir=ui_dir, limits=limits)) as client:
+        for host in ("10.1.2.3:8082", "noetl.example", "noetl.example:80", "localhost:8082"):
+            assert client.get("/health", headers={"Host": host}).status_code == 200, host
+        assert_json_error(client.get("/health", headers={"Host": "other.example"}), 400)
+        # the test client's own made-up name is foreign too
+        assert_json_error(client.get("/health"), 400)
+    any_host = server_limits(allow_hosts=["*"], environ={})
+    with TestClient(create_app(db_path=db_path, ui_dir=ui_dir, limits=any_host)) as client:
+        assert client.get("/health", headers={"Host": "anything.example"}).status_code == 200
+
+
+def test_missing_or_repeated_host_is_refused(db_path: Path, ui_dir: Path) -> None:
+    import asyncio
+
+    app = create_app(db_path=db_path, ui_dir=ui_dir)
+    for headers in ([], [(b"host", b"localhost"), (b"host", b"localhost")]):
+        sent: list[dict] = []
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+            "scheme": "http", "path": "/api/db/init", "raw_path": b"/api/db/init", "query_string": b"",
+            "root_path": "", "server": ("127.0.0.1", 8082), "client": ("127.0.0.1", 5000), "headers": headers,
+        }
+        asyncio.run(app(scope, receive, send))
+        assert sent[0]["status"] == 400
+        assert "Host" in json.loads(sent[1]["body"])["detail"]
+    assert not db_path.exists() or not Database(db_path).is_initialized()
+
+
+# -- the real process: limits and Host check over a socket -----------------------------------------
+
+
+def _raw_request(port: int, head: str, body: bytes = b"") -> tuple[int, dict]:
+    """Send a raw HTTP/1.1 request to 127.0.0.1:port; return the status and JSON body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head.encode("latin-1") + b"\r\n" + body)
+        data = b""
+        while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < _content_length(data):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    header, _, payload = data.partition(b"\r\n\r\n")
+    status = int(header.split()[1])
+    assert b"content-type: application/json" in header.lower(), header
+    return status, json.loads(payload[: _content_length(data)])
+
+
+def _content_length(data: bytes) -> int:
+    match = re.search(rb"(?i)\r\ncontent-length: *(\d+)", data.split(b"\r\n\r\n", 1)[0])
+    return int(match.group(1)) if match else 1 << 30
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGTERM")
+def test_server_process_enforces_host_and_body_limit(tmp_path: Path) -> None:
+    env = dict(os.environ)
+    env.pop("NOETL_ALLOWED_HOSTS", None)
+    proc, url = _start_server(
+        ["--init-db", "--db", str(tmp_path / "h.db"), "--max-body-size", "1KiB"], env, tmp_path
+    )
+    port = int(url.rsplit(":", 1)[1])
+    try:
+        status, body = _raw_request(port, f"POST /api/db/init HTTP/1.1\r\nHost: evil.example:{port}\r\nContent-Length: 0\r\n")
+        assert status == 400 and "not allowed" in body["detail"]
+        for host in (f"[::1]:{port}", f"localhost:{port}", f"127.0.0.1:{port}"):
+            status, body = _raw_request(port, f"GET /health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n")
+            assert status == 200 and body["status"] == "ok", host
+        # a 50 MB Content-Length is refused on the headers alone
+        status, body = _raw_request(
+            port,
+            f"POST /api/catalog/register HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 52428800\r\n",
+            b'{"content_base64": "',
+        )
+        assert status == 413 and "too large" in body["detail"]
+        # chunked, no Content-Length: refused once past the limit
+        chunk = b"400\r\n" + b"x" * 1024 + b"\r\n"
+        status, body = _raw_request(
+            port,
+            f"POST /api/catalog/register HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n",
+            chunk * 4,
+        )
+        assert status == 413
+        # the server is still up, and nothing was stored
+        status, listing = _http("GET", url + "/api/catalog")
+        assert status == 200 and listing == {"items": []}
+    finally:
+        code, out, err = _stop(proc)
+    assert code == 0, err
+    assert "limits: request body 1024 bytes" in out

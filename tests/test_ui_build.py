@@ -63,7 +63,7 @@ def test_sources_carry_the_test_ids() -> None:
 
 def _check_built_ui_is_served() -> None:
     index = (BUILT / "index.html").read_text()
-    with TestClient(create_app(db_path=":memory:")) as client:
+    with TestClient(create_app(db_path=":memory:"), base_url="http://127.0.0.1") as client:
         response = client.get("/")
         assert response.status_code == 200
         assert response.text == index

@@ -38,6 +38,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="create the database tables (idempotent) before serving",
     )
     parser.add_argument(
+        "--max-body-size",
+        metavar="SIZE",
+        default=None,
+        help="largest request body accepted, in bytes or with KiB/MiB "
+        "(default: $NOETL_MAX_BODY_SIZE, else 2MiB); larger ones get 413",
+    )
+    parser.add_argument(
+        "--allow-host",
+        metavar="NAME",
+        action="append",
+        default=None,
+        help="also answer requests whose Host header names NAME (repeatable; "
+        "default: $NOETL_ALLOWED_HOSTS, comma-separated); localhost, 127.0.0.1, "
+        "[::1] and --host are always allowed; '*' allows any Host",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -79,6 +95,17 @@ def main(argv: list[str] | None = None) -> int:
         print("python -m noetl.server: --port must be 0-65535", file=sys.stderr)
         return 2
 
+    # Light (stdlib only): the limits are checked before the heavy imports.
+    from noetl.server.limits import SettingError, server_limits
+
+    try:
+        limits = server_limits(
+            host=args.host, max_body=args.max_body_size, allow_hosts=args.allow_host
+        )
+    except SettingError as exc:
+        print("python -m noetl.server: %s" % exc, file=sys.stderr)
+        return 2
+
     logging.config.dictConfig(log_config(args.log_level))
     log = logging.getLogger("noetl.server")
 
@@ -106,9 +133,14 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         log.info("database initialized at %s: tables %s", db_path, ", ".join(tables))
 
-    app = create_app(db_path=db_path)
+    app = create_app(db_path=db_path, limits=limits)
     ui = app.state.ui
     log.info("NoETL server %s, database %s", __version__, db_path)
+    log.info(
+        "limits: request body %d bytes; Host %s",
+        limits.max_body_bytes,
+        "any (no check)" if limits.allowed_hosts is None else ", ".join(sorted(limits.allowed_hosts)),
+    )
     if ui.built():
         log.info("serving the web UI from %s", ui.directory)
     else:

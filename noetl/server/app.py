@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from pathlib import Path
 from typing import Any, Optional
 
-from fastapi import FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi import FastAPI, Query
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from noetl import __version__
-from noetl.server.db import Database, NotInitializedError
+from noetl.server.db import Database
+from noetl.server.errors import NOT_INITIALIZED, ApiError, error_response, install_error_handlers
+from noetl.server.guard import BodyLimitMiddleware, HostCheckMiddleware
+from noetl.server.limits import MAX_VERSION, MIN_VERSION, Limits, server_limits
 from noetl.server.paths import default_db_path, default_ui_dir
 from noetl.server.playbook import PlaybookError, parse_playbook
 
 log = logging.getLogger("noetl.server")
 
-NOT_INITIALIZED = "database not initialized: run 'noetl db init'"
+__all__ = ["ApiError", "NOT_INITIALIZED", "UIFiles", "create_app"]
+
 UI_NOT_BUILT = (
     "The NoETL web UI was not built, so there is nothing to show at /.\n"
     "Build it from a source checkout with:\n"
@@ -35,23 +37,12 @@ class RegisterRequest(BaseModel):
     content_base64: str
 
 
-class ApiError(Exception):
-    def __init__(self, status_code: int, detail: str):
-        super().__init__(detail)
-        self.status_code = status_code
-        self.detail = detail
-
-
-def _error(status_code: int, detail: str) -> JSONResponse:
-    return JSONResponse(status_code=status_code, content={"detail": detail})
-
-
-def _validation_detail(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-        parts.append("%s: %s" % (loc, err.get("msg", "invalid")))
-    return "invalid request: " + ("; ".join(parts) or "malformed")
+def _is_api_path(scope: Scope) -> bool:
+    path = scope.get("path", "")
+    root = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root):]
+    return path == "/api" or path.startswith("/api/")
 
 
 class UIFiles:
@@ -69,6 +60,10 @@ class UIFiles:
         return (self.directory / "index.html").is_file()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _is_api_path(scope):
+            # An unknown API route: the JSON error shape, not a UI page.
+            await error_response(404, "Not Found")(scope, receive, send)
+            return
         if scope["type"] == "http" and not self.built():
             path = scope.get("path", "/")
             root = scope.get("root_path", "")
@@ -84,31 +79,27 @@ class UIFiles:
 def create_app(
     db_path: str | Path | None = None,
     ui_dir: str | Path | None = None,
+    limits: Limits | None = None,
 ) -> FastAPI:
-    """Build the app for the SQLite database at ``db_path`` (default per docs/api.md)."""
+    """Build the app for the SQLite database at ``db_path`` (default per docs/api.md).
+
+    ``limits`` default: :func:`noetl.server.limits.server_limits` for the default
+    host (127.0.0.1) and the environment.
+    """
+    if limits is None:
+        limits = server_limits(host="127.0.0.1")
     database = Database(db_path if db_path is not None else default_db_path())
     ui = UIFiles(Path(ui_dir) if ui_dir is not None else default_ui_dir())
 
     app = FastAPI(title="NoETL", version=__version__)
     app.state.database = database
     app.state.ui = ui
+    app.state.limits = limits
 
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status_code, exc.detail)
-
-    @app.exception_handler(NotInitializedError)
-    async def _not_initialized(request: Request, exc: NotInitializedError) -> JSONResponse:
-        return _error(503, NOT_INITIALIZED)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error(400, _validation_detail(exc))
-
-    @app.exception_handler(sqlite3.Error)
-    async def _db_error(request: Request, exc: sqlite3.Error) -> JSONResponse:
-        log.error("database error on %s %s: %s", request.method, request.url.path, exc)
-        return _error(500, "database error: %s" % " ".join(str(exc).split()))
+    install_error_handlers(app)
+    # Added last = runs first: the Host check, then the body limit, then the app.
+    app.add_middleware(BodyLimitMiddleware, limits=limits)
+    app.add_middleware(HostCheckMiddleware, limits=limits)
 
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -141,7 +132,11 @@ def create_app(
         return {"items": database.list_latest()}
 
     @app.get("/api/catalog/{path:path}")
-    def catalog_get(path: str, version: Optional[int] = Query(default=None)) -> dict[str, Any]:
+    def catalog_get(
+        path: str,
+        # Bounded to SQLite's INTEGER: a larger number cannot be a version.
+        version: Optional[int] = Query(default=None, ge=MIN_VERSION, le=MAX_VERSION),
+    ) -> dict[str, Any]:
         entry = database.get(path, version)
         if entry is None:
             raise ApiError(404, "playbook '%s' not found" % path)

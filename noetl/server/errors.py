@@ -1,0 +1,98 @@
+"""Every error answer of the server: ``{"detail": "<one line>"}`` JSON (docs/api.md).
+
+:func:`error_response` is the one place such a body is made; the exception
+handlers installed by :func:`install_error_handlers` and the guard middlewares
+(:mod:`noetl.server.guard`) all answer through it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import Mapping, Optional
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from noetl.server.db import NotInitializedError
+from noetl.server.limits import MAX_DETAIL_CHARS
+
+log = logging.getLogger("noetl.server")
+
+NOT_INITIALIZED = "database not initialized: run 'noetl db init'"
+INTERNAL_ERROR = "internal server error (the server log has the details)"
+
+
+class ApiError(Exception):
+    """An error answer: raise it from an endpoint to reply ``status_code`` with ``detail``."""
+
+    def __init__(self, status_code: int, detail: str):
+        super().__init__(detail)
+        self.status_code = status_code
+        self.detail = detail
+
+
+def one_line(text: object) -> str:
+    """``text`` on one line, at most MAX_DETAIL_CHARS, always encodable as UTF-8."""
+    line = " ".join(str(text).split())
+    if len(line) > MAX_DETAIL_CHARS:
+        line = line[: MAX_DETAIL_CHARS - 3] + "..."
+    # A lone surrogate (from a client's \\ud800 escape) cannot be UTF-8: show it escaped.
+    return line.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def error_response(
+    status_code: int, detail: object, headers: Optional[Mapping[str, str]] = None
+) -> JSONResponse:
+    """The error answer: ``status_code`` with ``{"detail": "<one line>"}``."""
+    return JSONResponse(
+        status_code=status_code,
+        content={"detail": one_line(detail)},
+        headers=dict(headers) if headers else None,
+    )
+
+
+def _validation_detail(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        parts.append("%s: %s" % (loc, err.get("msg", "invalid")))
+    return "invalid request: " + ("; ".join(parts) or "malformed")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Make every error ``app`` answers, expected or not, the JSON error shape."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status_code, exc.detail)
+
+    @app.exception_handler(NotInitializedError)
+    async def _not_initialized(request: Request, exc: NotInitializedError) -> JSONResponse:
+        return error_response(503, NOT_INITIALIZED)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(400, _validation_detail(exc))
+
+    # Routing's 404/405, FastAPI's body parsing errors, the UI's missing files.
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, exc.detail, exc.headers)
+
+    @app.exception_handler(sqlite3.Error)
+    async def _db_error(request: Request, exc: sqlite3.Error) -> JSONResponse:
+        log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(500, "database error: %s" % exc)
+
+    # The last resort (Starlette's ServerErrorMiddleware calls it for any other
+    # exception, then re-raises it to the ASGI server): a bug, never the
+    # client's input. The traceback goes to the log, not to the client.
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error(
+            "unexpected error on %s %s", request.method, request.url.path, exc_info=exc
+        )
+        return error_response(500, INTERNAL_ERROR)
