@@ -420,6 +420,226 @@ def test_not_executable_gives_permission_message(tmp_path: Path) -> None:
     _assert_one_clear_message(proc.stderr, "permission denied")
 
 
+# -- the ELF program loader (PT_INTERP) is missing: musl vs glibc -----------------
+
+# uname machine -> ELF e_machine, for a fake ELF that this kernel accepts.
+_HOST_E_MACHINE = {"x86_64": 62, "amd64": 62, "aarch64": 183, "arm64": 183, "riscv64": 243,
+                   "s390x": 22, "ppc64le": 21, "i686": 3, "i386": 3}.get(platform.machine().lower())
+linux_elf_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or _HOST_E_MACHINE is None,
+    reason="needs a Linux kernel that loads ELF for a known machine",
+)
+MUSL_LOADER = "/lib/ld-musl-nonexistent-x86_64.so.1"
+GLIBC_LOADER = "/lib64/ld-linux-nonexistent-x86-64.so.2"
+
+
+def _elf_with_interp(
+    interp: bytes,
+    machine: int | None = None,
+    bits: int = 64,
+    big_endian: bool = False,
+    interp_offset: int | None = None,
+) -> bytes:
+    """A minimal ELF executable: the header, one PT_INTERP program header, the path."""
+    import struct
+
+    end = ">" if big_endian else "<"
+    machine = _HOST_E_MACHINE if machine is None else machine
+    ehsize, phentsize = (64, 56) if bits == 64 else (52, 32)
+    phoff = ehsize
+    path = interp + b"\0"
+    offset = phoff + phentsize if interp_offset is None else interp_offset
+    ident = b"\x7fELF" + bytes([2 if bits == 64 else 1, 2 if big_endian else 1, 1]) + b"\0" * 9
+    if bits == 64:
+        header = ident + struct.pack(
+            end + "HHIQQQIHHHHHH",
+            2, machine, 1, 0x400000, phoff, 0, 0, ehsize, phentsize, 1, 64, 0, 0,
+        )
+        phdr = struct.pack(end + "IIQQQQQQ", 3, 4, offset, offset, offset, len(path), len(path), 1)
+    else:
+        header = ident + struct.pack(
+            end + "HHIIIIIHHHHHH",
+            2, machine, 1, 0x8048000, phoff, 0, 0, ehsize, phentsize, 1, 40, 0, 0,
+        )
+        phdr = struct.pack(end + "IIIIIIII", 3, offset, offset, offset, len(path), len(path), 4, 1)
+    body = header + phdr
+    body += b"\0" * (offset - len(body))
+    return body + path + b"\0" * 16
+
+
+def _run_loader_case(tmp_path: Path, interp: bytes, system_libc: tuple[str, str] | None = None):
+    root = tmp_path / "site"
+    root.mkdir()
+    _make_package(root, binary=_elf_with_interp(interp))
+    code = RUN_WRAPPER
+    if system_libc is not None:
+        code = "import noetl.cli_wrapper as w; w._system_libc = lambda: %r; w.main()" % (
+            system_libc,
+        )
+    return _run(root, ["--version"], code=code)
+
+
+@linux_elf_only
+@pytest.mark.parametrize(
+    "system_libc", [None, ("glibc", "2.99"), ("", "")], ids=["host", "glibc", "unknown"]
+)
+def test_musl_binary_without_its_loader_points_to_manylinux(tmp_path: Path, system_libc) -> None:
+    if system_libc is None and not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
+        pytest.skip("the host is not glibc")
+    proc = _run_loader_case(tmp_path, MUSL_LOADER.encode(), system_libc)
+    assert proc.returncode == 127
+    text = _assert_one_clear_message(
+        proc.stderr,
+        "program loader",
+        MUSL_LOADER,
+        "is not on this system",
+        "musl (musllinux) build",
+        "install the manylinux wheel instead",
+        "manylinux_*_" if _HOST_E_MACHINE != 62 else "manylinux_*_x86_64",
+    )
+    assert "missing from this installation" not in text
+    first = text.splitlines()[0]
+    assert MUSL_LOADER in first and "manylinux wheel" in first
+    assert proc.stdout == b""
+
+
+@linux_elf_only
+@pytest.mark.parametrize("system_libc", [("musl", ""), ("", "")], ids=["musl", "unknown"])
+def test_glibc_binary_without_its_loader_points_to_musllinux(tmp_path: Path, system_libc) -> None:
+    proc = _run_loader_case(tmp_path, GLIBC_LOADER.encode(), system_libc)
+    assert proc.returncode == 127
+    text = _assert_one_clear_message(
+        proc.stderr,
+        GLIBC_LOADER,
+        "glibc (manylinux) build",
+        "install the musllinux wheel instead (platform tag musllinux_*_",
+    )
+    assert "missing from this installation" not in text
+    assert "install the manylinux wheel" not in text
+
+
+@linux_elf_only
+def test_glibc_binary_on_glibc_without_the_standard_loader(tmp_path: Path) -> None:
+    """As on NixOS: the right libc, but not at the standard path; no wrong wheel advice."""
+    proc = _run_loader_case(tmp_path, GLIBC_LOADER.encode(), ("glibc", "2.99"))
+    assert proc.returncode == 127
+    text = _assert_one_clear_message(
+        proc.stderr, GLIBC_LOADER, "glibc 2.99", "not at the standard path"
+    )
+    assert "musllinux wheel" not in text
+
+
+@linux_elf_only
+def test_hostile_loader_path_is_escaped(tmp_path: Path) -> None:
+    interp = b"/lib/ld-musl-\x1b[2J\x1b]0;owned\x07\nnoetl: fine\r\xff-x86_64.so.1"
+    proc = _run_loader_case(tmp_path, interp)
+    assert proc.returncode == 127
+    text = _assert_one_clear_message(
+        proc.stderr, "\\x1b[2J\\x1b]0;owned\\x07\\nnoetl: fine\\r\\xff-x86_64.so.1"
+    )
+    for raw in ("\x1b", "\x07", "\r", "\xff"):
+        assert raw not in text
+    assert "\nnoetl: fine" not in text
+
+
+@posix_only
+def test_missing_script_interpreter_is_named(tmp_path: Path) -> None:
+    root = tmp_path / "site"
+    root.mkdir()
+    _make_package(root, binary="#!/nonexistent/interp -x\nexit 0\n")
+    proc = _run(root, [])
+    assert proc.returncode == 127
+    text = _assert_one_clear_message(
+        proc.stderr, "interpreter, /nonexistent/interp, is not on this system"
+    )
+    assert "missing from this installation" not in text
+
+
+@posix_only
+def test_control_characters_in_the_binary_path_are_escaped(tmp_path: Path) -> None:
+    root = tmp_path / "site\x1b[31m\nnoetl: ok\t"
+    root.mkdir()
+    _make_package(root, binary=None)
+    proc = _run(root, [])
+    assert proc.returncode == 127
+    text = _assert_one_clear_message(proc.stderr, "missing", "site\\x1b[31m\\nnoetl: ok\\t")
+    assert "\x1b" not in text and "\t" not in text
+
+
+@pytest.mark.parametrize("bits", [32, 64])
+@pytest.mark.parametrize("big_endian", [False, True])
+@pytest.mark.parametrize("interp_offset", [None, 9000], ids=["in-head", "past-head"])
+def test_elf_interp_is_parsed(tmp_path: Path, bits: int, big_endian: bool, interp_offset) -> None:
+    from noetl import cli_wrapper
+
+    f = tmp_path / "elf"
+    f.write_bytes(_elf_with_interp(b"/lib/ld-musl-armhf.so.1", 40, bits, big_endian, interp_offset))
+    info = cli_wrapper._elf_info(str(f))
+    assert info == {
+        "bits": bits,
+        "big_endian": big_endian,
+        "machine": 40,
+        "interp": b"/lib/ld-musl-armhf.so.1",
+    }
+    assert cli_wrapper._describe_elf(info).endswith("armv7l")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\x7fELF", b"\x7fELF\x02\x01\x01" + b"\xff" * 100, b"MZ" + b"\0" * 100],
+    ids=["empty", "truncated", "garbage-header", "pe"],
+)
+def test_elf_parser_survives_odd_files(tmp_path: Path, content: bytes) -> None:
+    from noetl import cli_wrapper
+
+    f = tmp_path / "odd"
+    f.write_bytes(content)
+    info = cli_wrapper._elf_info(str(f))
+    assert info is None or info["interp"] is None
+
+
+@pytest.mark.parametrize(
+    "interp, libc",
+    [
+        ("/lib/ld-musl-x86_64.so.1", "musl"),
+        ("/lib/ld-musl-aarch64.so.1", "musl"),
+        ("/lib64/ld-linux-x86-64.so.2", "glibc"),
+        ("/lib/ld-linux-aarch64.so.1", "glibc"),
+        ("/lib/ld-linux.so.2", "glibc"),
+        ("/lib64/ld64.so.2", "glibc"),
+        ("/system/bin/linker64", ""),
+    ],
+)
+def test_loader_libc(interp: str, libc: str) -> None:
+    from noetl import cli_wrapper
+
+    assert cli_wrapper._loader_libc(interp) == libc
+
+
+@posix_only
+def test_foreign_elf_names_both_machines(tmp_path: Path) -> None:
+    root = tmp_path / "site"
+    root.mkdir()
+    _make_package(root, binary=_foreign_elf())
+    proc = _run(root, [])
+    assert proc.returncode == 126
+    _assert_one_clear_message(
+        proc.stderr,
+        "the binary: ELF 64-bit little-endian, machine 0xbeef",
+        "this machine: %s" % platform.machine(),
+    )
+
+
+@posix_only
+def test_not_executable_says_how_to_fix(tmp_path: Path) -> None:
+    root = tmp_path / "site"
+    root.mkdir()
+    _make_package(root, binary="#!/bin/sh\nexit 0\n", mode=0o644)
+    proc = _run(root, [])
+    assert proc.returncode == 126
+    _assert_one_clear_message(proc.stderr, "not executable (mode 0644)", "chmod +x ")
+
+
 def test_wheel_tags_are_read_from_the_installed_dist(monkeypatch: pytest.MonkeyPatch) -> None:
     from importlib import metadata
 
