@@ -176,7 +176,9 @@ def build_environment(
     for obj in _shim_objects(target, layout):
         rustflags += ["-C", f"link-arg={obj}"]
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUSTUP_TOOLCHAIN", "CARGO_BUILD"))}
+    # cargo prefers an inherited CARGO_ENCODED_RUSTFLAGS to the RUSTFLAGS set below: drop it
+    dropped = ("RUSTUP_TOOLCHAIN", "CARGO_BUILD", "CARGO_ENCODED_RUSTFLAGS")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
     path = [str(_toolchain_bin(layout, choice)), str(tools.python.parent), env.get("PATH", ""),
             str(tools.auditable.parent)]
     env.update(

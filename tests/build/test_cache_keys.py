@@ -84,3 +84,5 @@ def test_binary_key_follows_what_the_compiler_gets(keyed, name: str) -> None:
 def test_an_inherited_rustflags_is_replaced_so_it_is_not_keyed(keyed) -> None:
     """build_environment sets RUSTFLAGS itself: the caller's never reaches cargo."""
     assert keyed(RUSTFLAGS="-C opt-level=0") == keyed()
+    # cargo would prefer this one to RUSTFLAGS: it is dropped, so it neither reaches cargo nor the key
+    assert keyed(CARGO_ENCODED_RUSTFLAGS="-Copt-level=0") == keyed()
