@@ -1,6 +1,7 @@
-"""Every error class of the build package, under one root (BuildError), and the one helper
-that suggests a near name. The CLI catches the root once and prints its one-line message;
-anything else that escapes is a bug, reported as one line plus the log holding its traceback.
+"""Every error class of the build package, under one root (BuildError); the one escaping rule
+for what goes into a message (printable, shown) and the one helper that suggests a near name.
+The CLI catches the root once and prints its one-line message; anything else that escapes is a
+bug, reported as one line plus the log holding its traceback (report.unexpected).
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ class Layout:
     @property
     def crash_log(self) -> Path:
         """The traceback of the last unexpected error (a bug), which the CLI names in one line."""
-        return self.logs / "crash.log"
+        return self.log("crash")
 
     def target_crash_log(self, name: str) -> Path:
         """The traceback of a bug one target's build hit (the others go on)."""

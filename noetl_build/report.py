@@ -9,6 +9,8 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from .errors import printable
+
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -26,7 +28,7 @@ def unexpected(exc: BaseException, log: Path, doing: str) -> str:
             sink.write(text)
             log = Path(sink.name)
     lines = str(exc).strip().splitlines() or ["no message"]
-    first = "".join(c if c.isprintable() else "?" for c in lines[0])[:300]
+    first = printable(lines[0], 300)
     return (f"unexpected {type(exc).__name__}: {first} (a bug in noetl_build: please report it with the "
             f"traceback in {log})")
 

@@ -38,7 +38,7 @@ def test_a_bug_is_one_line_naming_the_log_with_its_traceback(
     monkeypatch.setattr(shards, "strategy_matrix", fail_with(RuntimeError("platform \x1b[31mred\nsecond line")))
     assert cli.main(run_cli(tmp_path, "shards")) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: unexpected RuntimeError: platform ?[31mred (a bug")
+    assert err.count("\n") == 1 and err.startswith("error: unexpected RuntimeError: platform \\x1b[31mred (a bug")
     assert "Traceback" not in err and "second line" not in err and "\x1b" not in err
     log = tmp_path / "build" / "logs" / "crash.log"
     assert str(log) in err
@@ -66,7 +66,7 @@ def test_a_bug_in_one_target_fails_that_target_in_one_line(tmp_path: Path, monke
     run = pipeline.Run(layout, None, "1.0.0", 1, tmp_path / "generic.whl", "0" * 64)  # type: ignore[arg-type]
     result = pipeline._build_target(target, run, {})
     assert result.status == "failed" and not result.ok
-    assert result.message.startswith(f"{target.name}: unexpected ValueError: bad value ?]0;title? (a bug")
+    assert result.message.startswith(f"{target.name}: unexpected ValueError: bad value \\x1b]0;title\\x07 (a bug")
     assert "\n" not in result.message and "\x1b" not in result.message
     log = tmp_path / "build" / "logs" / f"{target.name}.crash.log"
     assert str(log) in result.message and "Traceback (most recent call last)" in log.read_text()
