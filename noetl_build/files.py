@@ -12,6 +12,7 @@ from pathlib import Path
 
 FILE_MODE = 0o644  # every file in a wheel or dist/ but the binary
 EXEC_MODE = 0o755  # the binary, and directories
+TMP_SUFFIX = ".tmp"  # atomic_output's temporaries: .<name>.<pid>.<random>.tmp
 
 
 def sha256_file(path: Path) -> str:
@@ -29,7 +30,7 @@ def atomic_output(path: Path, *, mode: int = FILE_MODE) -> Iterator[Path]:
     when the block ends without an error, removed when it fails: a reader, or a build that is
     interrupted, never sees half a file, and what ``path`` held stays until the new one is whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -49,3 +50,36 @@ def atomic_copy(source: Path, path: Path, *, mode: int = FILE_MODE) -> Path:
     with atomic_output(path, mode=mode) as tmp:
         shutil.copyfile(source, tmp)
     return path
+
+
+def _writer(temporary: Path) -> int | None:
+    """The process id in an atomic_output temporary's name, or None if it is not one."""
+    name = temporary.name
+    if not (name.startswith(".") and name.endswith(TMP_SUFFIX)):
+        return None
+    parts = name[1:-len(TMP_SUFFIX)].split(".")
+    return int(parts[-2]) if len(parts) >= 3 and parts[-2].isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def sweep_temporaries(directory: Path) -> list[Path]:
+    """Remove the temporaries that killed writers left in ``directory`` (their process is gone);
+    a temporary of a live writer, and every other file, stays. Returns what was removed."""
+    removed: list[Path] = []
+    if not directory.is_dir():
+        return removed
+    for path in sorted(directory.glob(f".*{TMP_SUFFIX}")):
+        pid = _writer(path)
+        if pid is not None and pid != os.getpid() and not _alive(pid) and path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

@@ -14,7 +14,7 @@ from pathlib import Path
 from . import dist, wheels
 from .compile import ZigTools, compile_target
 from .errors import BuildError, CommandError
-from .files import sha256_file
+from .files import sha256_file, sweep_temporaries
 from .fingerprint import Stamp, code_digest, digest
 from .layout import Layout
 from .report import human_size, say, table, unexpected
@@ -74,6 +74,7 @@ def build(targets: Sequence[Target], layout: Layout) -> list[Result]:
 
 
 def _build(targets: Sequence[Target], layout: Layout) -> list[Result]:
+    _sweep(targets, layout)
     epoch = source_date_epoch(layout.root)
     if epoch == FALLBACK_EPOCH:
         say(f"warning: not a git checkout; timestamps in wheels are {FALLBACK_EPOCH} (1980-01-01)")
@@ -96,6 +97,15 @@ def _build(targets: Sequence[Target], layout: Layout) -> list[Result]:
     finally:
         dist.write_index(layout.dist, entries, meta={"version": version, "source_date_epoch": epoch})
     return results
+
+
+def _sweep(targets: Sequence[Target], layout: Layout) -> None:
+    """Remove what writers killed mid-write left behind (atomic_output's temporaries whose
+    process is gone): in dist/, the generic wheel's dir and each target's dir."""
+    places = [layout.dist, layout.generic, *(layout.target_dir(t.name) for t in targets)]
+    swept = [path for place in places for path in sweep_temporaries(place)]
+    if swept:
+        say(f"==> removed {len(swept)} temporary file(s) an interrupted run left")
 
 
 def target_sbom(target: Target, run: Run) -> bytes:

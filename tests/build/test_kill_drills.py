@@ -78,3 +78,5 @@ def test_sigkill_at_any_moment_leaves_only_complete_wheels_and_a_rerun_heals(tmp
     assert "0 failed" in healed.stdout
     assert_only_complete_wheels(dist)
     assert_consistent(dist)
+    # and what the killed runs were writing is gone (their processes are)
+    assert not list(dist.glob(".*.tmp")), sorted(p.name for p in dist.iterdir())
