@@ -87,13 +87,14 @@ class ZigTools:
 def zig_target(target: Target) -> str:
     """The target as `zig cc -target` spells it, e.g. powerpc64le-linux-gnu.2.19."""
     arch = arches()[target.triple.arch].zig_arch
+    system = target.triple.system.zig_os
     if target.triple.os == "macos":
-        return f"{arch}-macos"
+        return f"{arch}-{system}"
     if target.triple.os == "windows":
-        return f"{arch}-windows-gnu"
+        return f"{arch}-{system}-gnu"
     abi = target.triple.abi or ""
     suffix = f".{target.glibc[0]}.{target.glibc[1]}" if target.glibc else ""
-    return f"{arch}-linux-{abi}{suffix}"
+    return f"{arch}-{system}-{abi}{suffix}"
 
 
 def _cargo_home() -> Path:
@@ -169,6 +170,7 @@ def build_environment(
     cflags = [f"-ffile-prefix-map={path}={to}" for path, to in remaps]
     cflags += list(target.cflags)
     rustflags = [f"--remap-path-prefix={path}={to}" for path, to in remaps]
+    rustflags += [flag for arg in target.triple.system.link_args for flag in ("-C", f"link-arg={arg}")]
     rustflags += list(target.rustflags)
     stub_dir = _link_stub_dir(target, layout)
     if stub_dir:

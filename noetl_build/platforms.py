@@ -7,11 +7,24 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 PLATFORMS_FILE = Path(__file__).with_name("platforms.toml")
 
 # manylinux's legacy aliases (PEP 600): alias -> glibc version
 LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class System:
+    """An operating system's facts (platforms.toml [os.*])."""
+
+    key: str  # linux, macos, windows: Triple.os
+    name: str
+    format: str  # ELF, Mach-O, PE
+    zig_os: str
+    exe_suffix: str = ""
+    link_args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,13 +74,31 @@ class Triple:
         return bool(self.abi and self.abi.endswith("hf"))
 
     @property
+    def system(self) -> System:
+        return systems()[self.os]
+
+    @property
     def exe_suffix(self) -> str:
-        return ".exe" if self.os == "windows" else ""
+        return self.system.exe_suffix
+
+
+@cache
+def _data() -> dict[str, Any]:
+    return tomllib.loads(PLATFORMS_FILE.read_text())
+
+
+@cache
+def systems() -> dict[str, System]:
+    return {
+        key: System(key=key, name=facts["name"], format=facts["format"], zig_os=facts["zig-os"],
+                    exe_suffix=facts.get("exe-suffix", ""), link_args=tuple(facts.get("link-args", ())))
+        for key, facts in _data()["os"].items()
+    }
 
 
 @cache
 def arches() -> dict[str, Arch]:
-    data = tomllib.loads(PLATFORMS_FILE.read_text())
+    data = _data()
     result = {}
     for name, facts in data["arch"].items():
         min_macos = facts.get("min-macos")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +46,7 @@ class MachoSlice:
     cpu: str  # macholib's CPU_TYPE_NAMES: x86_64, ARM64, ...
     minos: tuple[int, int] | None  # LC_BUILD_VERSION minos or LC_VERSION_MIN_MACOSX version
     signed: bool  # has LC_CODE_SIGNATURE
+    signature_problem: str = ""  # why that signature does not hold (its page hashes), "" if it does
 
 
 @dataclass(frozen=True)
@@ -139,10 +142,11 @@ def _macho(path: Path) -> MachoFacts:
     from macholib.MachO import MachO
 
     macho = MachO(str(path))
+    data = path.read_bytes()
     slices = []
     for header in macho.headers:
         minos = None
-        signed = False
+        signed, signature_problem = False, ""
         for load_command, command, _ in header.commands:
             if load_command.cmd == mach_o.LC_BUILD_VERSION:
                 minos = _macho_version(command.minos)
@@ -150,9 +154,48 @@ def _macho(path: Path) -> MachoFacts:
                 minos = _macho_version(command.version)
             elif load_command.cmd == mach_o.LC_CODE_SIGNATURE:
                 signed = True
+                signature_problem = _signature_problem(data, header.offset, command.dataoff, command.datasize)
         cpu = mach_o.CPU_TYPE_NAMES.get(header.header.cputype, f"cputype {header.header.cputype}")
-        slices.append(MachoSlice(cpu=cpu, minos=minos, signed=signed))
+        slices.append(MachoSlice(cpu=cpu, minos=minos, signed=signed, signature_problem=signature_problem))
     return MachoFacts(slices=tuple(slices), fat=macho.fat is not None)
+
+
+# Apple's code signature: a SuperBlob of blobs, one a CodeDirectory holding a hash of every page
+# of the file up to codeLimit (xnu's cs_blobs.h). The kernel checks those hashes on arm64.
+CS_SUPERBLOB, CS_CODEDIRECTORY = 0xFADE0CC0, 0xFADE0C02
+CS_HASHES = {1: hashlib.sha1, 2: hashlib.sha256}  # CS_HASHTYPE_SHA1, CS_HASHTYPE_SHA256
+
+
+def _signature_problem(data: bytes, base: int, offset: int, size: int) -> str:
+    """Why the slice's code signature would not hold; "" if every page hash matches."""
+    blob = data[base + offset : base + offset + size]
+    if len(blob) < 12 or struct.unpack_from(">I", blob)[0] != CS_SUPERBLOB:
+        return "LC_CODE_SIGNATURE points at no signature (SuperBlob)"
+    (count,) = struct.unpack_from(">I", blob, 8)
+    for index in range(min(count, 64)):
+        if 20 + 8 * index > len(blob):
+            break
+        _, at = struct.unpack_from(">II", blob, 12 + 8 * index)
+        if at + 44 > len(blob) or struct.unpack_from(">I", blob, at)[0] != CS_CODEDIRECTORY:
+            continue
+        hash_offset, _, _, code_slots, code_limit = struct.unpack_from(">IIIII", blob, at + 16)
+        hash_size, hash_type, _, page_shift = struct.unpack_from(">BBBB", blob, at + 36)
+        hasher = CS_HASHES.get(hash_type)
+        if hasher is None:
+            return f"code signature hash type {hash_type} unknown"
+        page = 1 << page_shift if page_shift else code_limit
+        if not page or code_slots > len(data) // page + 1:
+            return f"code signature claims {code_slots} pages of {page} bytes: more than the file has"
+        stale = 0
+        for slot in range(code_slots):
+            start = at + hash_offset + slot * hash_size
+            recorded = blob[start : start + hash_size]
+            content = data[base + slot * page : base + min((slot + 1) * page, code_limit)]
+            stale += hasher(content).digest()[:hash_size] != recorded
+        if stale:
+            return f"code signature stale: {stale} of {code_slots} page hashes differ (changed after signing)"
+        return ""
+    return "code signature has no CodeDirectory"
 
 
 def _macho_version(packed: int) -> tuple[int, int]:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from ..platforms import Arch, arches
+from ..platforms import Arch, arches, systems
 from .binary import ElfFacts, MachoFacts, PeFacts
 from .claim import Claim, dotted
 from .context import Context
 from .results import Verdict, check, fail, ok
-
-FORMAT_FOR_OS = {"linux": "ELF", "macos": "Mach-O", "windows": "PE"}
-
 
 @check("arch")
 def check_arch(ctx: Context) -> Verdict:
@@ -20,7 +17,7 @@ def check_arch(ctx: Context) -> Verdict:
         return fail(ctx.claim_problem)
     if facts is None:
         return fail(ctx.facts_problem)
-    want_format = FORMAT_FOR_OS[claim.os]
+    want_format = systems()[claim.os].format
     if facts.format != want_format:
         return fail(f"{ctx.binary_member} is {facts.describe()}, but a {claim.family} wheel needs {want_format}")
     problem = _arch_problem(facts, claim, ctx)
@@ -119,7 +116,8 @@ def _slice_arch(cpu: str) -> Arch | None:
 
 @check("codesign")
 def check_codesign(ctx: Context) -> Verdict | None:
-    """arm64 macOS kills unsigned code: every arm64 slice carries LC_CODE_SIGNATURE."""
+    """arm64 macOS kills unsigned code: every arm64 slice carries LC_CODE_SIGNATURE, and its
+    CodeDirectory's page hashes match the pages (nothing changed the file after signing)."""
     facts = ctx.facts
     if not isinstance(facts, MachoFacts) or ctx.claim is None or ctx.claim.family != "macosx":
         return None
@@ -128,4 +126,7 @@ def check_codesign(ctx: Context) -> Verdict | None:
         return None
     if not all(s.signed for s in arm):
         return fail(f"the arm64 slice of {ctx.binary_member} has no LC_CODE_SIGNATURE: macOS will kill it")
-    return ok("arm64 slice signed (LC_CODE_SIGNATURE)")
+    stale = [s.signature_problem for s in arm if s.signature_problem]
+    if stale:
+        return fail(f"the arm64 slice of {ctx.binary_member}: {stale[0]}: macOS will kill it")
+    return ok("arm64 slice signed (LC_CODE_SIGNATURE, every page hash matches)")

@@ -18,7 +18,6 @@ from .wine_stand_in import WINE_STAND_IN, place_stand_in
 
 # wine's first start creates its prefix (~20 s on 2 cores); qemu and native are quick.
 TIMEOUTS = {"wine": 240.0, "qemu": 60.0, "native": 60.0}
-OS_NAMES = {"linux": "Linux", "macos": "macOS", "windows": "Windows"}
 
 
 def expected_output(ctx: Context) -> str:
@@ -32,7 +31,7 @@ def check_run(ctx: Context) -> Verdict | None:
         return None
     runner = runner_for(ctx.target)
     if runner.via == "none":
-        system = OS_NAMES.get(ctx.target.triple.os, ctx.target.triple.os)
+        system = ctx.target.triple.system.name
         return skip(f"this host cannot run {system} binaries: checked by reading them instead")
     if runner.missing:
         return fail(f"cannot run it under {runner.via}: {runner.missing}")

@@ -4,6 +4,7 @@ rewrite of one, proving the surgery adds no defect of its own) must pass."""
 
 from __future__ import annotations
 
+import struct
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -200,6 +201,18 @@ def test_arm64_macos_binary_without_a_signature(macos_wheel: Path, compile_c: Co
     assert set(failures(good)) == {"auditable"}, failures(good)
     bad = verify_one(retag(macos_wheel, tmp_path / "bad", ["macosx_11_0_arm64"], replace={BINARY: unsigned.read_bytes()}))
     assert_fails(bad, "codesign", "has no LC_CODE_SIGNATURE")
+    assert set(failures(bad)) == {"codesign", "auditable"}
+
+
+def test_arm64_macos_binary_changed_after_signing(macos_wheel: Path, compile_c: Compile, tmp_path: Path, verify_one: Verify) -> None:
+    """One byte changed after signing (in page 0, past the load commands): the signature is
+    still there, but its page hash no longer matches: macOS would kill it."""
+    signed = bytearray(compile_c("aarch64-macos.11.0").read_bytes())
+    (sizeofcmds,) = struct.unpack_from("<I", signed, 20)
+    assert 32 + sizeofcmds + 8 < 4096
+    signed[32 + sizeofcmds + 8] ^= 0xFF
+    bad = verify_one(retag(macos_wheel, tmp_path / "bad", ["macosx_11_0_arm64"], replace={BINARY: bytes(signed)}))
+    assert_fails(bad, "codesign", "code signature stale: 1 of", "page hashes differ")
     assert set(failures(bad)) == {"codesign", "auditable"}
 
 
