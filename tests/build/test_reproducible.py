@@ -36,7 +36,7 @@ def copy_checkout(dest: Path) -> None:
 @pytest.fixture(scope="module")
 def elsewhere(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """dist/ of the build in the other checkout."""
-    root = tmp_path_factory.mktemp("another place") / "a" / "longer" / "path" / "noetl"
+    root = tmp_path_factory.mktemp("another-place") / "a" / "longer" / "path" / "noetl"
     copy_checkout(root)
     env = {**os.environ, "TZ": "Pacific/Chatham"}
     env.pop("SOURCE_DATE_EPOCH", None)
