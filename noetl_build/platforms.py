@@ -1,18 +1,21 @@
-"""Facts about architectures (platforms.toml) and the wheel platform tags they imply."""
+"""Facts about operating systems, tag families and architectures (platforms.toml), typed.
+
+Everything that differs per OS, libc or architecture is a row of platforms.toml; this module
+reads it into small frozen values and answers the questions the build and verify ask of them
+(which family a tag is, which minimum-version key a triple needs, how zig or uv spell it).
+"""
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 PLATFORMS_FILE = Path(__file__).with_name("platforms.toml")
-
-# manylinux's legacy aliases (PEP 600): alias -> glibc version
-LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +28,12 @@ class System:
     zig_os: str
     exe_suffix: str = ""
     link_args: tuple[str, ...] = ()
+    libraries: tuple[str, ...] = ()  # patterns of the shared libraries every system has
+    subsystem: str | None = None  # PE: the subsystem a console program has
+
+    def foreign(self, libraries: tuple[str, ...]) -> list[str]:
+        """The libraries not every system of this OS has."""
+        return [lib for lib in libraries if not any(fnmatch.fnmatchcase(lib, p) for p in self.libraries)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +48,20 @@ class Arch:
     min_macos: tuple[int, int] | None = None
     slices: tuple[str, ...] = ()
     zig_arch: str = ""
+    arm_isa: str | None = None  # v6, v7: the newest ARM instruction set the binary may use
+    uv: UvNames = field(default_factory=lambda: UvNames())
+
+
+@dataclass(frozen=True, kw_only=True)
+class UvNames:
+    """How `uv --python-platform` names machines of one architecture (None: it has no name)."""
+
+    manylinux: tuple[tuple[int, int], ...] = ()  # glibc versions of <wheel-arch>-manylinux_<x>_<y>
+    gnu: str | None = None  # a glibc machine of gnu_glibc
+    gnu_glibc: tuple[int, int] | None = None  # None: [installers.uv] gnu-glibc
+    musl: str | None = None
+    macos: str | None = None
+    windows: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,7 +114,8 @@ def _data() -> dict[str, Any]:
 def systems() -> dict[str, System]:
     return {
         key: System(key=key, name=facts["name"], format=facts["format"], zig_os=facts["zig-os"],
-                    exe_suffix=facts.get("exe-suffix", ""), link_args=tuple(facts.get("link-args", ())))
+                    exe_suffix=facts.get("exe-suffix", ""), link_args=tuple(facts.get("link-args", ())),
+                    libraries=tuple(facts.get("libraries", ())), subsystem=facts.get("subsystem"))
         for key, facts in _data()["os"].items()
     }
 
@@ -113,8 +137,17 @@ def arches() -> dict[str, Arch]:
             min_macos=parse_version(min_macos) if min_macos else None,
             slices=tuple(facts.get("slices", ())),
             zig_arch=facts.get("zig-arch", name),
+            arm_isa=facts.get("arm-isa"),
+            uv=_uv_names(facts.get("uv", {})),
         )
     return result
+
+
+def _uv_names(facts: dict[str, Any]) -> UvNames:
+    glibc = facts.get("gnu-glibc") or _data()["installers"]["uv"]["gnu-glibc"]
+    return UvNames(manylinux=tuple(parse_version(v) for v in facts.get("manylinux", ())), gnu=facts.get("gnu"),
+                   gnu_glibc=parse_version(glibc), musl=facts.get("musl"), macos=facts.get("macos"),
+                   windows=facts.get("windows"))
 
 
 def parse_version(text: str) -> tuple[int, int]:
@@ -124,25 +157,92 @@ def parse_version(text: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
+@dataclass(frozen=True, kw_only=True)
+class Family:
+    """A wheel platform-tag family (platforms.toml [family.*])."""
+
+    name: str  # manylinux, musllinux, linux, macosx, win
+    os: str
+    libc: str | None = None
+    minimum: str | None = None  # targets.toml key of the minimum version
+    tag: str  # "manylinux_{major}_{minor}_{arch}"
+    aliases: tuple[tuple[str, tuple[int, int]], ...] = ()
+    policy: str | None = None  # auditwheel, delocate
+    archs: tuple[str, ...] = ()  # the wheel-archs it may name; () = any the OS has
+
+    @property
+    def versioned(self) -> bool:
+        return "{major}" in self.tag
+
+    def spell(self, arch: str, version: tuple[int, int] | None = None) -> str:
+        major, minor = version or (0, 0)
+        return self.tag.format(arch=arch, major=major, minor=minor)
+
+    def fits(self, triple: Triple) -> bool:
+        """A tag of this family can label a binary of ``triple`` (same OS; same libc, if it names one)."""
+        return self.os == triple.os and self.libc in (None, triple.libc)
+
+    def match(self, tag: str) -> PlatformTag | None:
+        """The tag read as one of this family's, or None."""
+        for alias, version in self.aliases:
+            if tag.startswith(alias + "_"):
+                return PlatformTag(self.name, version, tag[len(alias) + 1 :])
+        if self.tag == "{arch}":  # the tag is the architecture's name alone (win32, win_amd64)
+            known = {a.wheel_arch[self.os] for a in arches().values() if self.os in a.wheel_arch}
+            return PlatformTag(self.name, None, tag) if tag in known else None
+        pattern = re.escape(self.tag).replace(r"\{major\}", r"(?P<major>\d+)").replace(
+            r"\{minor\}", r"(?P<minor>\d+)").replace(r"\{arch\}", r"(?P<arch>\w+)")
+        found = re.fullmatch(pattern, tag)
+        if not found:
+            return None
+        if self.archs and found["arch"] not in self.archs:
+            return None
+        if not self.versioned:
+            return PlatformTag(self.name, None, found["arch"])
+        return PlatformTag(self.name, (int(found["major"]), int(found["minor"])), found["arch"])
+
+
+@cache
+def families() -> dict[str, Family]:
+    result = {}
+    for name, facts in _data()["family"].items():
+        aliases = tuple((alias, parse_version(v)) for alias, v in facts.get("aliases", {}).items())
+        result[name] = Family(name=name, os=facts["os"], libc=facts.get("libc"), minimum=facts.get("minimum"),
+                              tag=facts["tag"], aliases=aliases, policy=facts.get("policy"),
+                              archs=tuple(facts.get("archs", ())))
+    return result
+
+
+def minimum_key(triple: Triple) -> str | None:
+    """The targets.toml key (glibc, musl, macos) a target of this triple must give, if any."""
+    keys = {f.minimum for f in families().values() if f.fits(triple)}
+    return next(iter(keys)) if len(keys) == 1 else None
+
+
 @dataclass(frozen=True)
 class PlatformTag:
     """A parsed wheel platform tag: ``manylinux_2_17_x86_64`` -> (manylinux, (2, 17), x86_64)."""
 
-    family: str  # manylinux, musllinux, macosx, win
+    family: str  # a [family.*] name: manylinux, musllinux, linux, macosx, win
     version: tuple[int, int] | None
-    arch: str
+    arch: str  # the wheel's spelling: x86_64, arm64, win_amd64, ...
 
     @classmethod
     def parse(cls, tag: str) -> PlatformTag:
-        for alias, version in LEGACY_MANYLINUX.items():
-            if tag.startswith(alias + "_"):
-                return cls("manylinux", version, tag[len(alias) + 1 :])
-        match = re.fullmatch(r"(manylinux|musllinux|macosx)_(\d+)_(\d+)_(\w+)", tag)
-        if match:
-            return cls(match[1], (int(match[2]), int(match[3])), match[4])
-        if tag in ("win32", "win_amd64", "win_arm64"):
-            return cls("win", None, tag)
+        for family in families().values():
+            parsed = family.match(tag)
+            if parsed:
+                return parsed
         raise ValueError(f"'{tag}' is not a platform tag this project knows")
+
+
+def canonical(tag: str) -> str:
+    """A tag without legacy aliases: manylinux2014_x86_64 -> manylinux_2_17_x86_64."""
+    try:
+        parsed = PlatformTag.parse(tag)
+    except ValueError:
+        return tag
+    return families()[parsed.family].spell(parsed.arch, parsed.version)
 
 
 def tag_problem(tag: str, triple: Triple, minimum: tuple[int, int] | None) -> str | None:
@@ -157,24 +257,14 @@ def tag_problem(tag: str, triple: Triple, minimum: tuple[int, int] | None) -> st
     expected_arch = arch.wheel_arch.get(triple.os)
     if expected_arch is None:
         return f"architecture '{triple.arch}' has no {triple.os} wheels"
-    family = _tag_family(triple)
-    if parsed.family != family:
-        return f"'{tag}' is a {parsed.family} tag, but {triple.text} needs {family}"
-    if family == "win":
-        if tag != expected_arch:
-            return f"'{tag}' does not match {triple.text} (expected {expected_arch})"
-        return None
+    family = families()[parsed.family]
+    if not family.fits(triple):
+        fitting = " or ".join(f.name for f in families().values() if f.fits(triple)) or "none"
+        return f"'{tag}' is a {family.name} tag, but {triple.text} needs {fitting}"
     if parsed.arch != expected_arch:
         return f"'{tag}' is for {parsed.arch}, but {triple.text} is {expected_arch}"
-    if minimum is not None and parsed.version != minimum:
+    if family.versioned and minimum is not None and parsed.version != minimum:
         have = ".".join(map(str, parsed.version or ()))
         want = ".".join(map(str, minimum))
         return f"'{tag}' says {have}, but the target's minimum is {want}"
     return None
-
-
-def _tag_family(triple: Triple) -> str:
-    """The wheel tag family of a triple: manylinux, musllinux, macosx or win."""
-    if triple.os == "linux":
-        return "musllinux" if triple.libc == "musl" else "manylinux"
-    return "macosx" if triple.os == "macos" else "win"

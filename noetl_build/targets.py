@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, did_you_mean, shown
-from .platforms import Triple, arches, parse_version, tag_problem
+from .platforms import Triple, arches, families, minimum_key, parse_version, tag_problem
 
 RUN_METHODS = ("native", "qemu", "wine", "none")
 
@@ -31,9 +31,8 @@ _KEYS: dict[str, tuple[type, bool]] = {
     "apt": (list, False),
 }
 _QEMU_KEYS = {"program": True, "sysroot": False}
-# which minimum-version key a (os, libc) needs
-_MINIMUM_KEY = {("linux", "gnu"): "glibc", ("linux", "musl"): "musl", ("macos", None): "macos"}
-_VERSION_KEYS = ("glibc", "musl", "macos")
+# the minimum-version keys (glibc, musl, macos): which one a triple needs is platforms.toml's
+_VERSION_KEYS = tuple(sorted({f.minimum for f in families().values() if f.minimum}))
 # What a value may look like where it becomes a file name, a program's argument or a variable.
 _TRIPLE = re.compile(r"[a-z0-9_]+(-[a-z0-9_.]+){2,3}")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}")  # link stubs and shims: file names
@@ -197,7 +196,7 @@ def _parse_target(table: Mapping[str, Any], where: str) -> Target:
                 versions[key] = parse_version(table[key])
             except ValueError as exc:
                 raise fail(key, str(exc)) from None
-    needed = _MINIMUM_KEY.get((triple.os, triple.libc))
+    needed = minimum_key(triple)
     if needed and needed not in versions:
         raise fail(needed, f"missing: {triple.text} needs its minimum {needed} version")
     for key in versions:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ..procs import capture
-from .claim import canonical
+from ..platforms import canonical
 from .context import Context
 from .results import Verdict, check, fail, ok
 from .tools import python_module
@@ -15,8 +15,8 @@ from .tools import python_module
 @check("auditwheel")
 def check_auditwheel(ctx: Context) -> Verdict | None:
     """`auditwheel show --json`: its exit status alone is no verdict, its JSON is."""
-    if ctx.claim is None or ctx.claim.os != "linux":
-        return None
+    if ctx.claim is None or ctx.claim.family.policy != "auditwheel":
+        return None  # not Linux, or a family no auditwheel policy covers (linux_armv6l)
     out = capture(python_module("auditwheel", "show", "--json", ctx.wheel.path), timeout=300)
     try:
         report = json.loads(out.stdout)

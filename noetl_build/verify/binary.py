@@ -7,8 +7,12 @@ import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import BinaryFormatError
+
+if TYPE_CHECKING:
+    from elftools.elf.sections import ARMAttributesSection
 
 EF_ARM_ABI_FLOAT_HARD = 0x400  # e_flags bit of an EABI5 hard-float (gnueabihf) binary
 _MACHO_MAGICS = {
@@ -25,6 +29,7 @@ class ElfFacts:
     interpreter: str | None  # PT_INTERP: the dynamic loader, None when static
     needed: tuple[str, ...]  # DT_NEEDED libraries
     glibc: tuple[int, ...] | None  # highest GLIBC_x.y[.z] symbol version needed
+    arm: tuple[tuple[str, int], ...] = ()  # ARM: the aeabi .ARM.attributes (TAG_CPU_ARCH, ...)
 
     format = "ELF"
 
@@ -109,6 +114,7 @@ def _elf(path: Path) -> ElfFacts:
     from elftools.elf.dynamic import DynamicSection
     from elftools.elf.elffile import ELFFile
     from elftools.elf.gnuversions import GNUVerNeedSection
+    from elftools.elf.sections import ARMAttributesSection
     from elftools.elf.segments import InterpSegment
 
     with path.open("rb") as stream:
@@ -119,7 +125,10 @@ def _elf(path: Path) -> ElfFacts:
                 interpreter = segment.get_interp_name()
         needed: list[str] = []
         glibc: list[tuple[int, ...]] = []
+        arm: list[tuple[str, int]] = []
         for section in elf.iter_sections():
+            if isinstance(section, ARMAttributesSection):
+                arm += _arm_attributes(section)
             if isinstance(section, DynamicSection):
                 # pyelftools sets .needed on DT_NEEDED tags only: its type hints do not know it
                 needed += [str(getattr(t, "needed")) for t in section.iter_tags("DT_NEEDED")]
@@ -134,7 +143,19 @@ def _elf(path: Path) -> ElfFacts:
             interpreter=interpreter,
             needed=tuple(needed),
             glibc=max(glibc) if glibc else None,
+            arm=tuple(arm),
         )
+
+
+def _arm_attributes(section: ARMAttributesSection) -> list[tuple[str, int]]:
+    """The integer attributes of the "aeabi" subsection: what the linker says the code needs."""
+    found = []
+    for subsection in section.iter_subsections():
+        if subsection.header["vendor_name"] != "aeabi":
+            continue
+        for subsubsection in subsection.iter_subsubsections():
+            found += [(str(a.tag), a.value) for a in subsubsection.iter_attributes() if isinstance(a.value, int)]
+    return found
 
 
 def _macho(path: Path) -> MachoFacts:

@@ -19,7 +19,7 @@ def check_arch(ctx: Context) -> Verdict:
         return fail(ctx.facts_problem)
     want_format = systems()[claim.os].format
     if facts.format != want_format:
-        return fail(f"{ctx.binary_member} is {facts.describe()}, but a {claim.family} wheel needs {want_format}")
+        return fail(f"{ctx.binary_member} is {facts.describe()}, but a {claim.family.name} wheel needs {want_format}")
     problem = _arch_problem(facts, claim, ctx)
     if problem:
         return fail(f"{ctx.binary_member} is {facts.describe()}: {problem}")
@@ -38,6 +38,8 @@ def _arch_problem(facts: ElfFacts | MachoFacts | PeFacts, claim: Claim, ctx: Con
             if facts.hard_float != want_hard:
                 return f"{ctx.target.name if ctx.target else claim.wheel_arch} needs the " + (
                     "hard-float" if want_hard else "soft-float") + " EABI"
+            if arch.arm_isa:
+                return _arm_isa_problem(dict(facts.arm), arch.arm_isa, claim.wheel_arch)
         return ""
     if isinstance(facts, MachoFacts):
         want = sorted(a.macho_cpu or a.name for a in claim.slices)
@@ -46,30 +48,77 @@ def _arch_problem(facts: ElfFacts | MachoFacts | PeFacts, claim: Claim, ctx: Con
     return "" if facts.machine == arch.pe_machine else f"{claim.wheel_arch} needs {arch.pe_machine}"
 
 
+# What an ARM instruction-set level allows in .ARM.attributes, in the ARM ELF ABI's values:
+# Tag_CPU_arch 1-7 = v4 .. v6KZ, 8 = v6T2, 9 = v6K, 10 = v7; Tag_THUMB_ISA_use 1 = Thumb-1,
+# 2 = Thumb-2; Tag_Advanced_SIMD_arch 0 = no NEON. ARMv6 (ARM1176) has neither Thumb-2 nor NEON.
+ARM_CPU_ARCH = {1: "v4", 2: "v4T", 3: "v5T", 4: "v5TE", 5: "v5TEJ", 6: "v6", 7: "v6KZ", 8: "v6T2", 9: "v6K",
+                10: "v7", 11: "v6-M", 12: "v6S-M", 13: "v7E-M", 14: "v8"}
+ARM_ISA = {
+    "v6": {"TAG_CPU_ARCH": {1, 2, 3, 4, 5, 6, 7, 9}, "TAG_THUMB_ISA_USE": {0, 1}, "TAG_ADVANCED_SIMD_ARCH": {0}},
+    "v7": {"TAG_CPU_ARCH": set(range(1, 11)), "TAG_THUMB_ISA_USE": {0, 1, 2}},
+}
+
+
+def _arm_isa_problem(attributes: dict[str, int], isa: str, wheel_arch: str) -> str:
+    allowed = ARM_ISA[isa]
+    if "TAG_CPU_ARCH" not in attributes:
+        return f"{wheel_arch} needs ARM{isa}: the binary has no .ARM.attributes saying which CPU it needs"
+    for tag, values in allowed.items():
+        have = attributes.get(tag, 0)
+        if have not in values:
+            shown = ARM_CPU_ARCH.get(have, str(have)) if tag == "TAG_CPU_ARCH" else str(have)
+            return f"{wheel_arch} needs code for ARM{isa}, but {tag} is {shown} (instructions ARM{isa} lacks)"
+    return ""
+
+
+@check("libraries")
+def check_libraries(ctx: Context) -> Verdict | None:
+    """Linux and Windows: the binary loads only libraries every system of its OS has (ELF DT_NEEDED,
+    PE imports; platforms.toml's list), and a Windows binary is a console program. For linux_armv6l,
+    which no auditwheel policy covers, this is the "no foreign libraries" proof."""
+    claim, facts = ctx.claim, ctx.facts
+    if claim is None or isinstance(facts, MachoFacts) or facts is None:
+        return None
+    system = systems()[claim.os]
+    loaded = facts.needed if isinstance(facts, ElfFacts) else facts.imports
+    foreign = system.foreign(loaded)
+    if foreign:
+        return fail(f"loads {', '.join(foreign)}: not on every {system.name} system")
+    if isinstance(facts, PeFacts) and system.subsystem and facts.subsystem != system.subsystem:
+        return fail(f"PE subsystem {facts.subsystem}, not {system.subsystem} (a console program)")
+    what = "static: loads no library" if not loaded else f"loads {len(loaded)} system libraries only"
+    return ok(what + (f", {facts.subsystem}" if isinstance(facts, PeFacts) else ""))
+
+
 @check("glibc")
 def check_glibc(ctx: Context) -> Verdict | None:
-    """manylinux: the highest GLIBC_x.y symbol version needed is at most the tag's."""
+    """glibc wheels: the highest GLIBC_x.y symbol version needed is at most the tag's (for a tag
+    that names no version, linux_armv6l, the target's glibc in targets.toml)."""
     claim = ctx.claim
-    if claim is None or claim.family != "manylinux":
+    if claim is None or claim.family.libc != "gnu":
         return None
     facts = ctx.facts
     if not isinstance(facts, ElfFacts):
         return fail(ctx.facts_problem or f"{ctx.binary_member} is not ELF")
     if facts.interpreter and "ld-musl" in facts.interpreter:
-        return fail(f"loader is {facts.interpreter} (musl), but the wheel is manylinux")
+        return fail(f"loader is {facts.interpreter} (musl), but the wheel is {claim.family.name}")
     if facts.glibc is None:
         return ok("no versioned glibc symbols (static)")
-    allowed = claim.version or (0, 0)
+    allowed, who, whose = claim.version, "tag", "the tag's glibc"
+    if allowed is None and ctx.target is not None:
+        allowed, who, whose = ctx.target.glibc, "targets.toml", "the glibc targets.toml gives"
+    if allowed is None:
+        return fail("the tag names no glibc version and no target in targets.toml gives one")
     if facts.glibc > allowed:
-        return fail(f"needs GLIBC_{dotted(facts.glibc)}, newer than the tag's glibc {dotted(allowed)}")
-    return ok(f"needs GLIBC_{dotted(facts.glibc)} at most; tag allows {dotted(allowed)}")
+        return fail(f"needs GLIBC_{dotted(facts.glibc)}, newer than {whose} {dotted(allowed)}")
+    return ok(f"needs GLIBC_{dotted(facts.glibc)} at most; {who} allows {dotted(allowed)}")
 
 
 @check("musl")
 def check_musl(ctx: Context) -> Verdict | None:
     """musllinux: static, or dynamic with the musl loader; no glibc symbols."""
     claim = ctx.claim
-    if claim is None or claim.family != "musllinux":
+    if claim is None or claim.family.libc != "musl":
         return None
     facts = ctx.facts
     if not isinstance(facts, ElfFacts):
@@ -87,7 +136,7 @@ def check_musl(ctx: Context) -> Verdict | None:
 def check_macos_min(ctx: Context) -> Verdict | None:
     """macOS: every slice's minimum OS is at most the tag's (arm64 starts at 11.0 anyway)."""
     claim = ctx.claim
-    if claim is None or claim.family != "macosx":
+    if claim is None or claim.os != "macos":
         return None
     facts = ctx.facts
     if not isinstance(facts, MachoFacts):
@@ -119,7 +168,7 @@ def check_codesign(ctx: Context) -> Verdict | None:
     """arm64 macOS kills unsigned code: every arm64 slice carries LC_CODE_SIGNATURE, and its
     CodeDirectory's page hashes match the pages (nothing changed the file after signing)."""
     facts = ctx.facts
-    if not isinstance(facts, MachoFacts) or ctx.claim is None or ctx.claim.family != "macosx":
+    if not isinstance(facts, MachoFacts) or ctx.claim is None or ctx.claim.os != "macos":
         return None
     arm = [s for s in facts.slices if s.cpu == "ARM64"]
     if not arm:

@@ -6,20 +6,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import ClaimError
-from ..platforms import LEGACY_MANYLINUX, Arch, PlatformTag, arches
-
-FAMILY_OS = {"manylinux": "linux", "musllinux": "linux", "macosx": "macos", "win": "windows"}
+from ..platforms import Arch, Family, PlatformTag, arches, families
 
 
 @dataclass(frozen=True)
 class Claim:
-    family: str  # manylinux, musllinux, macosx, win
+    family: Family
     arch: Arch
     version: tuple[int, int] | None  # the lowest version any of the tags names
 
     @property
     def os(self) -> str:
-        return FAMILY_OS[self.family]
+        return self.family.os
 
     @property
     def slices(self) -> tuple[Arch, ...]:
@@ -36,33 +34,24 @@ def claim_of(platform_tags: Sequence[str]) -> Claim:
     claims = [_one(tag) for tag in platform_tags]  # (Arch holds a dict: a list, not a set)
     if not claims:
         raise ClaimError("the wheel has no platform tag")
-    families = {(family, arch.name) for family, arch, _ in claims}
-    if len(families) > 1:
+    kinds = {(family.name, arch.name) for family, arch, _ in claims}
+    if len(kinds) > 1:
         raise ClaimError("its platform tags disagree: " + ", ".join(sorted(platform_tags)))
     family, arch, _ = claims[0]
     versions = [version for _, _, version in claims if version]
     return Claim(family=family, arch=arch, version=min(versions) if versions else None)
 
 
-def _one(tag: str) -> tuple[str, Arch, tuple[int, int] | None]:
+def _one(tag: str) -> tuple[Family, Arch, tuple[int, int] | None]:
     try:
         parsed = PlatformTag.parse(tag)
     except ValueError as exc:
         raise ClaimError(str(exc)) from None
-    os = FAMILY_OS[parsed.family]
-    wanted = tag if parsed.family == "win" else parsed.arch
+    family = families()[parsed.family]
     for arch in arches().values():
-        if arch.wheel_arch.get(os) == wanted:
-            return parsed.family, arch, parsed.version
-    raise ClaimError(f"'{tag}': no architecture in platforms.toml has {os} wheels tagged '{wanted}'")
-
-
-def canonical(tag: str) -> str:
-    """PEP 600 spelling of a legacy manylinux alias: manylinux2014_x86_64 -> manylinux_2_17_x86_64."""
-    for alias, (major, minor) in LEGACY_MANYLINUX.items():
-        if tag.startswith(alias + "_"):
-            return f"manylinux_{major}_{minor}_{tag[len(alias) + 1:]}"
-    return tag
+        if arch.wheel_arch.get(family.os) == parsed.arch:
+            return family, arch, parsed.version
+    raise ClaimError(f"'{tag}': no architecture in platforms.toml has {family.os} wheels tagged '{parsed.arch}'")
 
 
 def dotted(version: Sequence[int] | None) -> str:

@@ -56,7 +56,7 @@ def stand_ins(directory: Path) -> Path | str:
 @check("delocate")
 def check_delocate(ctx: Context) -> Verdict | None:
     """`delocate-wheel --require-archs` on a copy: it must leave name and contents alone."""
-    if ctx.claim is None or ctx.claim.family != "macosx":
+    if ctx.claim is None or ctx.claim.family.policy != "delocate":
         return None
     tools = stand_ins(ctx.work / "delocate-tools")
     if isinstance(tools, str):

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..platforms import Arch, arches
+from ..platforms import Arch, Family, PlatformTag, arches, families
 from ..procs import capture
 from ..targets import Target
 from ..wheelfile import installed_tags
@@ -22,27 +22,7 @@ from .results import Verdict, check, fail, ok, skip
 
 
 PYTHON = (3, 12)  # the interpreter the probes pretend to be; noetl's wheels are py3-none
-
-# glibc versions uv's --python-platform knows per architecture (uv 0.13.9: its help lists
-# x86_64/aarch64; s390x-manylinux_2_17 and ppc64le-manylinux_2_17 are accepted unlisted).
-UV_MANYLINUX = {
-    "x86_64": ((2, 17), (2, 28), *((2, m) for m in range(31, 41))),
-    "aarch64": ((2, 17), (2, 28), *((2, m) for m in range(31, 41))),
-    "s390x": ((2, 17),),
-    "ppc64le": ((2, 17),),
-}
-# uv's `<arch>-unknown-linux-gnu` names mean glibc 2.28 (measured: a manylinux_2_28 wheel is
-# taken, a manylinux_2_29 one refused), for architectures that have no manylinux_2_x name >= ours.
-UV_GNU = {
-    "x86_64": "x86_64-unknown-linux-gnu",
-    "aarch64": "aarch64-unknown-linux-gnu",
-    "s390x": "s390x-unknown-linux-gnu",
-    "ppc64le": "powerpc64le-unknown-linux-gnu",
-}
-UV_GNU_GLIBC = (2, 28)
-UV_MUSL = {"x86_64": "x86_64-unknown-linux-musl", "aarch64": "aarch64-unknown-linux-musl"}
-UV_MACOS = {"x86_64": "x86_64-apple-darwin", "arm64": "aarch64-apple-darwin"}
-UV_WINDOWS = {"win_amd64": "x86_64-pc-windows-msvc", "win_arm64": "aarch64-pc-windows-msvc", "win32": "i686-pc-windows-msvc"}
+# uv's names for machines are platforms.toml's (each architecture's `uv` row)
 
 
 @dataclass(frozen=True)
@@ -57,21 +37,22 @@ class Probe:
 
 def probes(target: Target) -> tuple[Probe, ...]:
     arch = arches()[target.triple.arch]
-    os_ = target.triple.os
-    if os_ == "macos":
+    system = target.triple.system
+    if system.key == "macos":
         return tuple(_macos_probe(target, arches()[name], alone=bool(arch.slices)) for name in arch.slices or (arch.name,))
-    wheel_arch = arch.wheel_arch[os_]
-    if os_ == "windows":
-        uv = UV_WINDOWS.get(wheel_arch)
+    wheel_arch = arch.wheel_arch[system.key]
+    if system.key == "windows":
+        uv = arch.uv.windows
         return (Probe(f"Windows {wheel_arch}", wheel_arch, uv, "" if uv else f"uv has no platform for {wheel_arch}"),)
+    family = _family(target)
     if target.triple.libc == "musl":
         major, minor = target.musl or (1, 2)
-        uv = UV_MUSL.get(wheel_arch)
-        return (Probe(f"musl {major}.{minor} {wheel_arch}", f"musllinux_{major}_{minor}_{wheel_arch}", uv,
+        uv = arch.uv.musl
+        return (Probe(f"musl {major}.{minor} {wheel_arch}", family.spell(wheel_arch, (major, minor)), uv,
                       "" if uv else f"uv has no --python-platform for musl on {wheel_arch}"),)
     major, minor = target.glibc or (2, 17)
-    names = [(v, f"{wheel_arch}-manylinux_{v[0]}_{v[1]}") for v in UV_MANYLINUX.get(wheel_arch, ())]
-    names += [(UV_GNU_GLIBC, UV_GNU[wheel_arch])] if wheel_arch in UV_GNU else []
+    names = [(v, f"{wheel_arch}-manylinux_{v[0]}_{v[1]}") for v in arch.uv.manylinux]
+    names += [(arch.uv.gnu_glibc, arch.uv.gnu)] if arch.uv.gnu and arch.uv.gnu_glibc else []
     fitting = sorted(item for item in names if item[0] >= (major, minor))  # the oldest machine uv can be
     uv = fitting[0][1] if fitting else None
     if uv:
@@ -80,16 +61,21 @@ def probes(target: Target) -> tuple[Probe, ...]:
         missing = f"uv has no --python-platform for glibc >= {major}.{minor} on {wheel_arch}"
     else:
         missing = f"uv has no --python-platform for {wheel_arch} Linux"
-    return (Probe(f"glibc {major}.{minor} {wheel_arch}", f"manylinux_{major}_{minor}_{wheel_arch}", uv, missing),)
+    return (Probe(f"glibc {major}.{minor} {wheel_arch}", family.spell(wheel_arch, (major, minor)), uv, missing),)
+
+
+def _family(target: Target) -> Family:
+    """The family of the target's first tag: what pip is asked for (linux_armv6l names no version)."""
+    return families()[PlatformTag.parse(sorted(target.tags)[0]).family]
 
 
 def _macos_probe(target: Target, arch: Arch, *, alone: bool) -> Probe:
     version = max(target.macos or (10, 12), arch.min_macos or (0, 0))
     wheel_arch = arch.wheel_arch["macos"]
     dotted = f"{version[0]}.{version[1]}"
-    return Probe(f"macOS {dotted} {wheel_arch}", f"macosx_{version[0]}_{version[1]}_{wheel_arch}",
-                 UV_MACOS.get(wheel_arch), "" if wheel_arch in UV_MACOS else f"uv has no platform for {wheel_arch}",
-                 macos=dotted, alone=alone)
+    uv = arch.uv.macos
+    return Probe(f"macOS {dotted} {wheel_arch}", _family(target).spell(wheel_arch, version),
+                 uv, "" if uv else f"uv has no platform for {wheel_arch}", macos=dotted, alone=alone)
 
 
 @check("pip")

@@ -12,7 +12,7 @@ from ..layout import Layout
 from ..targets import Target
 from ..wheelfile import WheelFile
 from .auditwheel import check_auditwheel
-from .checks_binary import check_arch, check_codesign, check_glibc, check_macos_min, check_musl
+from .checks_binary import check_arch, check_codesign, check_glibc, check_libraries, check_macos_min, check_musl
 from .checks_common import (
     check_build_paths, check_contents, check_modes, check_record, check_tags, check_twine, check_wheel_metadata,
 )
@@ -36,6 +36,7 @@ CHECKS: tuple[Check[Context], ...] = (
     check_version,
     check_auditable,
     check_arch,
+    check_libraries,
     check_glibc,
     check_musl,
     check_macos_min,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from noetl_build.verify.claim import ClaimError, canonical, claim_of
+from noetl_build.platforms import canonical
+from noetl_build.verify.claim import ClaimError, claim_of
 
 
 @pytest.mark.parametrize(
@@ -18,11 +19,15 @@ from noetl_build.verify.claim import ClaimError, canonical, claim_of
         (["macosx_10_12_universal2"], "macosx", "universal2", (10, 12)),
         (["win_amd64"], "win", "x86_64", None),
         (["win32"], "win", "i686", None),
+        (["win_arm64"], "win", "aarch64", None),
+        (["linux_armv6l"], "linux", "arm", None),
+        (["manylinux_2_31_riscv64"], "manylinux", "riscv64gc", (2, 31)),
+        (["musllinux_1_2_ppc64le"], "musllinux", "powerpc64le", (1, 2)),
     ],
 )
 def test_claim_of_known_tags(tags: list[str], family: str, arch: str, version: tuple[int, int] | None) -> None:
     claim = claim_of(tags)
-    assert (claim.family, claim.arch.name, claim.version) == (family, arch, version)
+    assert (claim.family.name, claim.arch.name, claim.version) == (family, arch, version)
 
 
 def test_the_lowest_version_is_the_claim() -> None:
@@ -39,8 +44,9 @@ def test_universal2_claims_both_slices() -> None:
     [
         (["manylinux_2_17_x86_64", "manylinux_2_17_aarch64"], "disagree"),
         (["manylinux_2_17_x86_64", "musllinux_1_2_x86_64"], "disagree"),
-        (["linux_x86_64"], "not a platform tag"),
-        (["manylinux_2_17_armv6l"], "no architecture in platforms.toml"),
+        (["linux_x86_64"], "not a platform tag"),  # PyPI takes bare linux tags for armv6l/armv7l only
+        (["manylinux_2_17_mips64"], "no architecture in platforms.toml"),
+        (["linux_armv6l", "manylinux_2_17_armv7l"], "disagree"),
         ([], "no platform tag"),
     ],
 )
