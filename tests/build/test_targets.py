@@ -29,6 +29,13 @@ EXPECTED_PLATFORM_TAGS = {
     "aarch64-apple-darwin": "macosx_11_0_arm64",
     "universal2-apple-darwin": "macosx_10_12_universal2",
     "x86_64-pc-windows-gnu": "win_amd64",
+    "arm-unknown-linux-gnueabihf": "linux_armv6l",
+    "riscv64gc-unknown-linux-gnu": "manylinux_2_31_riscv64",
+    "armv7-unknown-linux-musleabihf": "musllinux_1_2_armv7l",
+    "i686-unknown-linux-musl": "musllinux_1_2_i686",
+    "riscv64gc-unknown-linux-musl": "musllinux_1_2_riscv64",
+    "powerpc64le-unknown-linux-musl": "musllinux_1_2_ppc64le",
+    "aarch64-pc-windows-gnullvm": "win_arm64",
 }
 
 GOOD = {"triple": "x86_64-apple-darwin", "tags": ["macosx_10_12_x86_64"], "macos": "10.12", "run": "none"}

@@ -126,6 +126,13 @@ EXPECTED_PROBES = {
     "universal2-apple-darwin": [("macosx_10_12_x86_64", "x86_64-apple-darwin", True),
                                 ("macosx_11_0_arm64", "aarch64-apple-darwin", True)],
     "x86_64-pc-windows-gnu": [("win_amd64", "x86_64-pc-windows-msvc", False)],
+    "arm-unknown-linux-gnueabihf": [("linux_armv6l", None, False)],
+    "riscv64gc-unknown-linux-gnu": [("manylinux_2_31_riscv64", "riscv64-unknown-linux", False)],  # uv: glibc 2.39
+    "armv7-unknown-linux-musleabihf": [("musllinux_1_2_armv7l", None, False)],
+    "i686-unknown-linux-musl": [("musllinux_1_2_i686", None, False)],
+    "riscv64gc-unknown-linux-musl": [("musllinux_1_2_riscv64", None, False)],
+    "powerpc64le-unknown-linux-musl": [("musllinux_1_2_ppc64le", None, False)],
+    "aarch64-pc-windows-gnullvm": [("win_arm64", "aarch64-pc-windows-msvc", False)],
 }
 
 
@@ -148,7 +155,9 @@ def test_infer_target_from_tags() -> None:
     assert infer("macosx_10_9_x86_64") == "x86_64-apple-darwin"  # same family and arch, other version
     assert infer("musllinux_1_2_x86_64") == "x86_64-unknown-linux-musl"
     assert infer("win_amd64") == "x86_64-pc-windows-gnu"
-    assert infer("manylinux_2_17_riscv64") is None
+    assert infer("manylinux_2_31_riscv64") == "riscv64gc-unknown-linux-gnu"
+    assert infer("linux_armv6l") == "arm-unknown-linux-gnueabihf"
+    assert infer("manylinux_2_17_mips64") is None
     assert infer("linux_x86_64") is None
 
 
