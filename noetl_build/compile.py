@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .elfpatch import unversion_weak
 from .errors import BuildError, ToolchainError
 from .files import EXEC_MODE, atomic_copy, atomic_output, sha256_file
 from .fingerprint import Stamp, code_digest, digest, files_under
@@ -93,7 +94,8 @@ def zig_target(target: Target) -> str:
     if target.triple.os == "windows":
         return f"{arch}-{system}-gnu"
     abi = target.triple.abi or ""
-    suffix = f".{target.glibc[0]}.{target.glibc[1]}" if target.glibc else ""
+    glibc = target.link_glibc or target.glibc
+    suffix = f".{glibc[0]}.{glibc[1]}" if glibc else ""
     return f"{arch}-{system}-{abi}{suffix}"
 
 
@@ -288,12 +290,25 @@ def compile_target(
     built = layout.cargo_dir(choice.key) / target.name / "release" / target.binary_name
     if not built.is_file():
         raise BuildError(f"{target.name}: cargo-zigbuild succeeded but left no {built}")
-    atomic_copy(built, binary, mode=EXEC_MODE)
+    if target.unversion:
+        _unversion(target, built, binary)
+    else:
+        atomic_copy(built, binary, mode=EXEC_MODE)
     seconds = time.monotonic() - started
     sha = sha256_file(binary)
     stamp.write({"fingerprint": fingerprint, "sha256": sha, "seconds": round(seconds, 1),
                  "toolchain": choice.describe()})
     return Compiled(binary, sha, seconds, fresh=True)
+
+
+def _unversion(target: Target, built: Path, binary: Path) -> None:
+    """Copy the linked binary with targets.toml's `unversion` symbols stripped of their version."""
+    patched, dropped = unversion_weak(built.read_bytes(), target.unversion)
+    if not dropped:
+        raise BuildError(f"{target.name}: unversioning {', '.join(target.unversion)} dropped no version need: "
+                         "remove `unversion` from targets.toml, or check the link")
+    with atomic_output(binary, mode=EXEC_MODE) as tmp:
+        tmp.write_bytes(patched)
 
 
 def slice_targets(target: Target) -> list[Target]:

@@ -64,6 +64,10 @@ class VersionError(BuildError):
     """The version cannot be derived, the version files disagree, or a release cannot be made."""
 
 
+class ElfPatchError(BuildError):
+    """A binary is not what a post-link edit expects (a symbol missing, not weak, not versioned)."""
+
+
 class ReleaseError(BuildError):
     """dist/ is not a release that may be published, or the index refused it."""
 

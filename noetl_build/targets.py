@@ -29,6 +29,8 @@ _KEYS: dict[str, tuple[type, bool]] = {
     "link-shims": (list, False),
     "env": (dict, False),
     "apt": (list, False),
+    "link-glibc": (str, False),
+    "unversion": (list, False),
 }
 _QEMU_KEYS = {"program": True, "sysroot": False}
 # the minimum-version keys (glibc, musl, macos): which one a triple needs is platforms.toml's
@@ -37,6 +39,7 @@ _VERSION_KEYS = tuple(sorted({f.minimum for f in families().values() if f.minimu
 _TRIPLE = re.compile(r"[a-z0-9_]+(-[a-z0-9_.]+){2,3}")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}")  # link stubs and shims: file names
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _APT_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]{0,99}(:[a-z0-9]+)?")  # Debian policy, optional :arch
 _MAX_STRING = 4096  # a flag, a tag, a path: nothing longer is real
 
@@ -57,6 +60,10 @@ class Target:
     link_shims: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     apt: tuple[str, ...] = ()
+    # glibc targets whose promised glibc zig cannot link against: the (newer) one it links, and the
+    # weak symbols whose newer version needs are dropped after the link (elfpatch) to keep the promise
+    link_glibc: tuple[int, int] | None = None
+    unversion: tuple[str, ...] = ()
     # the raw table, for fingerprints: a change to any key rebuilds the target
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -66,9 +73,10 @@ class Target:
 
     @property
     def zig_target(self) -> str:
-        """The target as cargo-zigbuild takes it: glibc targets carry a `.2.17` suffix."""
-        if self.glibc:
-            return f"{self.name}.{self.glibc[0]}.{self.glibc[1]}"
+        """The target as cargo-zigbuild takes it: glibc targets carry a `.2.17` suffix (the glibc linked)."""
+        glibc = self.link_glibc or self.glibc
+        if glibc:
+            return f"{self.name}.{glibc[0]}.{glibc[1]}"
         return self.name
 
     @property
@@ -231,8 +239,19 @@ def _parse_target(table: Mapping[str, Any], where: str) -> Target:
         if "sysroot" in qemu and not (isinstance(qemu["sysroot"], str) and qemu["sysroot"].startswith("/")):
             raise fail("qemu", "sysroot must be an absolute path (a string), e.g. \"/usr/aarch64-linux-gnu\"")
 
+    link_glibc = None
+    if "link-glibc" in table:
+        if needed != "glibc":
+            raise fail("link-glibc", f"does not apply to {triple.text}")
+        try:
+            link_glibc = parse_version(table["link-glibc"])
+        except ValueError as exc:
+            raise fail("link-glibc", str(exc)) from None
+        if link_glibc < versions["glibc"]:
+            raise fail("link-glibc", "is older than glibc: link against the promised glibc itself")
+
     string_lists = {}
-    for key in ("rustflags", "cflags", "link-stubs", "link-shims", "apt"):
+    for key in ("rustflags", "cflags", "link-stubs", "link-shims", "apt", "unversion"):
         value = table.get(key, [])
         if not all(isinstance(v, str) for v in value):
             raise fail(key, "expected a list of strings")
@@ -250,6 +269,11 @@ def _parse_target(table: Mapping[str, Any], where: str) -> Target:
     for shim in string_lists["link-shims"]:
         if not (Path(__file__).parent / "shims" / f"{shim}.c").is_file():
             raise fail("link-shims", f"no shim named {shown(shim)} in noetl_build/shims/")
+    for symbol in string_lists["unversion"]:
+        if not _SYMBOL.fullmatch(symbol):
+            raise fail("unversion", f"{shown(symbol)} is not a C symbol name")
+    if string_lists["unversion"] and link_glibc is None:
+        raise fail("unversion", "only with link-glibc (a binary linked against a newer glibc than it promises)")
     for package in string_lists["apt"]:
         if not _APT_PACKAGE.fullmatch(package):
             raise fail("apt", f"{shown(package)} is not a Debian package name")
@@ -269,6 +293,8 @@ def _parse_target(table: Mapping[str, Any], where: str) -> Target:
         link_shims=string_lists["link-shims"],
         env=tuple(sorted(env.items())),
         apt=string_lists["apt"],
+        link_glibc=link_glibc,
+        unversion=string_lists["unversion"],
         raw=dict(table),
     )
 

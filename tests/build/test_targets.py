@@ -22,7 +22,7 @@ EXPECTED_PLATFORM_TAGS = {
     "armv7-unknown-linux-gnueabihf": "manylinux2014_armv7l.manylinux_2_17_armv7l",
     "i686-unknown-linux-gnu": "manylinux2014_i686.manylinux_2_17_i686",
     "s390x-unknown-linux-gnu": "manylinux2014_s390x.manylinux_2_17_s390x",
-    "powerpc64le-unknown-linux-gnu": "manylinux_2_24_ppc64le",
+    "powerpc64le-unknown-linux-gnu": "manylinux2014_ppc64le.manylinux_2_17_ppc64le",
     "x86_64-unknown-linux-musl": "musllinux_1_2_x86_64",
     "aarch64-unknown-linux-musl": "musllinux_1_2_aarch64",
     "x86_64-apple-darwin": "macosx_10_12_x86_64",
@@ -39,6 +39,7 @@ EXPECTED_PLATFORM_TAGS = {
 }
 
 GOOD = {"triple": "x86_64-apple-darwin", "tags": ["macosx_10_12_x86_64"], "macos": "10.12", "run": "none"}
+LINUX = {"triple": "x86_64-unknown-linux-gnu", "tags": ["manylinux_2_17_x86_64"], "glibc": "2.17", "macos": None}
 
 
 def parse(*tables: dict) -> list:
@@ -66,6 +67,8 @@ def test_minimums_and_zig_targets() -> None:
     assert targets["aarch64-apple-darwin"].macos == (11, 0)
     assert targets["universal2-apple-darwin"].rust_targets == ("x86_64-apple-darwin", "aarch64-apple-darwin")
     assert targets["x86_64-pc-windows-gnu"].binary_name == "noetl.exe"
+    ppc64le = targets["powerpc64le-unknown-linux-gnu"]
+    assert (ppc64le.glibc, ppc64le.link_glibc, ppc64le.zig_target) == ((2, 17), (2, 24), "powerpc64le-unknown-linux-gnu.2.24")
     assert targets["x86_64-unknown-linux-gnu"].binary_name == "noetl"
     assert {t.run for t in targets.values()} == {"native", "qemu", "wine", "none"}
 
@@ -92,10 +95,18 @@ def test_a_good_table_parses() -> None:
         ({"link-shims": ["nope"]}, "key 'link-shims': no shim named 'nope'"),
         ({"triple": "x86_64-apple-ios"}, "unsupported operating system"),
         ({"triple": "mips-unknown-linux-gnu", "glibc": "2.17", "tags": ["manylinux_2_17_mips"]}, "unknown architecture 'mips'"),
+        ({"link-glibc": "2.24"}, "key 'link-glibc': does not apply to x86_64-apple-darwin"),
+        ({**LINUX, "link-glibc": "2.12"}, "key 'link-glibc': is older than glibc"),
+        ({**LINUX, "link-glibc": "two"}, "key 'link-glibc': 'two' is not a MAJOR.MINOR version"),
+        ({**LINUX, "unversion": ["__cxa_thread_atexit_impl"]}, "key 'unversion': only with link-glibc"),
+        ({**LINUX, "link-glibc": "2.24", "unversion": ["a b"]}, "key 'unversion': 'a b' is not a C symbol name"),
+        ({**LINUX, "triple": "arm-unknown-linux-gnueabihf", "tags": ["linux_x86_64"]}, "'linux_x86_64' is not a platform tag"),
+        ({**LINUX, "triple": "arm-unknown-linux-gnueabihf", "tags": ["musllinux_1_2_armv6l"]},
+         "is a musllinux tag, but arm-unknown-linux-gnueabihf needs manylinux or linux"),
     ],
 )
 def test_each_mistake_is_one_line_naming_target_and_key(change: dict, expected: str) -> None:
-    message = error_of({**GOOD, **change})
+    message = error_of({k: v for k, v in {**GOOD, **change}.items() if v is not None})
     assert expected in message
     assert message.startswith("targets.toml: target ")
 

@@ -118,7 +118,7 @@ EXPECTED_PROBES = {
     "armv7-unknown-linux-gnueabihf": [("manylinux_2_17_armv7l", None, False)],
     "i686-unknown-linux-gnu": [("manylinux_2_17_i686", None, False)],
     "s390x-unknown-linux-gnu": [("manylinux_2_17_s390x", "s390x-manylinux_2_17", False)],
-    "powerpc64le-unknown-linux-gnu": [("manylinux_2_24_ppc64le", "powerpc64le-unknown-linux-gnu", False)],
+    "powerpc64le-unknown-linux-gnu": [("manylinux_2_17_ppc64le", "ppc64le-manylinux_2_17", False)],
     "x86_64-unknown-linux-musl": [("musllinux_1_2_x86_64", "x86_64-unknown-linux-musl", False)],
     "aarch64-unknown-linux-musl": [("musllinux_1_2_aarch64", "aarch64-unknown-linux-musl", False)],
     "x86_64-apple-darwin": [("macosx_10_12_x86_64", "x86_64-apple-darwin", False)],
