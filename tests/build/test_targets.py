@@ -35,6 +35,7 @@ EXPECTED_PLATFORM_TAGS = {
     "i686-unknown-linux-musl": "musllinux_1_2_i686",
     "riscv64gc-unknown-linux-musl": "musllinux_1_2_riscv64",
     "powerpc64le-unknown-linux-musl": "musllinux_1_2_ppc64le",
+    "i686-pc-windows-gnu": "win32",
     "aarch64-pc-windows-gnullvm": "win_arm64",
 }
 

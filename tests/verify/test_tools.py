@@ -132,6 +132,7 @@ EXPECTED_PROBES = {
     "i686-unknown-linux-musl": [("musllinux_1_2_i686", None, False)],
     "riscv64gc-unknown-linux-musl": [("musllinux_1_2_riscv64", None, False)],
     "powerpc64le-unknown-linux-musl": [("musllinux_1_2_ppc64le", None, False)],
+    "i686-pc-windows-gnu": [("win32", "i686-pc-windows-msvc", False)],
     "aarch64-pc-windows-gnullvm": [("win_arm64", "aarch64-pc-windows-msvc", False)],
 }
 
