@@ -186,3 +186,12 @@ def test_cli_unknown_triple_and_no_triple() -> None:
     assert proc.returncode == 2 and "unknown target 'x86_64-apple-darwn'" in proc.stderr
     proc = _cli(ROOT, "build")
     assert proc.returncode == 2 and "nox -s wheel -- TRIPLE" in proc.stderr
+
+
+def test_readme_lists_every_target_with_its_tag() -> None:
+    """A target is documented where users look: README's table names it and its wheel's tag."""
+    rows = {line.split("|")[1].strip(): line for line in (ROOT / "README.md").read_text().splitlines()
+            if line.startswith("| ") and line.count("|") >= 4}
+    for target in load_matrix(ROOT / "targets.toml").targets:
+        assert target.name in rows, f"README's target table lacks {target.name}"
+        assert any(tag in rows[target.name] for tag in target.tags), rows[target.name]
