@@ -23,7 +23,11 @@ def check_arch(ctx: Context) -> Verdict:
     problem = _arch_problem(facts, claim, ctx)
     if problem:
         return fail(f"{ctx.binary_member} is {facts.describe()}: {problem}")
-    return ok(f"{facts.describe()}, as {claim.wheel_arch} needs")
+    level = ""
+    if isinstance(facts, ElfFacts) and claim.arch.arm_isa:
+        cpu = dict(facts.arm).get("TAG_CPU_ARCH", 0)
+        level = f", code for ARM{ARM_CPU_ARCH.get(cpu, cpu)} (at most ARM{claim.arch.arm_isa})"
+    return ok(f"{facts.describe()}{level}, as {claim.wheel_arch} needs")
 
 
 def _arch_problem(facts: ElfFacts | MachoFacts | PeFacts, claim: Claim, ctx: Context) -> str:
