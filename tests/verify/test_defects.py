@@ -86,6 +86,19 @@ def test_soft_float_binary_in_an_armv7_wheel(linux_wheel: Path, compile_c: Compi
     assert_fails(report, "arch", "soft-float", "needs the hard-float EABI")
 
 
+def test_armv7_code_in_the_armv6l_wheel(linux_wheel: Path, compile_c: Compile, tmp_path: Path, verify_one: Verify) -> None:
+    """zig's default ARM CPU is ARMv7 (Thumb-2, NEON): a Raspberry Pi Zero would die on it. The
+    same program compiled for the ARM1176 passes the arch check."""
+    armv7 = compile_c("arm-linux-gnueabihf.2.17").read_bytes()
+    bad = verify_one(retag(linux_wheel, tmp_path / "v7", ["linux_armv6l"], replace={BINARY: armv7}))
+    assert bad.target == "arm-unknown-linux-gnueabihf"
+    assert_fails(bad, "arch", "armv6l needs code for ARMv6, but TAG_CPU_ARCH is v7")
+    armv6 = compile_c("arm-linux-gnueabihf.2.17", "", "-mcpu=arm1176jzf_s").read_bytes()
+    good = verify_one(retag(linux_wheel, tmp_path / "v6", ["linux_armv6l"], replace={BINARY: armv6}))
+    assert good.result("arch").status == PASS, good.result("arch")
+    assert "code for ARMv6" in good.result("arch").detail
+
+
 # --- versions: macOS and glibc ----------------------------------------------------------
 
 def test_macos_tag_older_than_the_binary(macos_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
