@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("wheels", nargs="*", metavar="TRIPLE|WHEEL")
     verify.add_argument("--only", action="append", default=[], metavar="CHECK", help="run just this check (repeatable)")
     verify.add_argument("--json", type=Path, help="the JSON report (default: DIST/verify.json)")
+    verify.add_argument("--fresh", action="store_true", help="check every wheel again, even those unchanged since they passed")
     version = sub.add_parser("version", help="the current and next version and the commits that decide it")
     mode = version.add_mutually_exclusive_group()
     mode.add_argument("--bump", action="store_true", help="release: write the next version everywhere, commit, tag")
@@ -127,8 +128,8 @@ def _dispatch(args: argparse.Namespace, layout: Layout) -> int:
         return 0
     if args.command == "verify":
         from . import verify
-        report = verify.verify(args.wheels, layout, matrix, only=args.only, progress=say)
-        verify.write_json(report, args.json or layout.verify_json)
+        report = verify.verify(args.wheels, layout, matrix, only=args.only, progress=say, fresh=args.fresh)
+        verify.write_json(report, args.json or layout.verify_json, keep_others=args.json is None and bool(args.wheels))
         print(verify.render(report))
         return 0 if report.ok else 1
     if args.command in ("publish", "release-assets"):

@@ -407,7 +407,8 @@ def _verify_downloads(layout: Layout, matrix: Matrix, downloads: Path, work: Pat
     files = sorted(str(p) for p in downloads.iterdir()) if downloads.is_dir() else []
     if not files:
         return {}, Step("verify", False, "nothing was downloaded to verify")
-    report = verify.verify(files, layout, matrix, progress=progress)
+    # fresh: the rehearsal proves what the index served, by running every check on it now
+    report = verify.verify(files, layout, matrix, progress=progress, fresh=True)
     verify.write_json(report, work / "verify.json")
     verdicts = {w.wheel: {r.check: f"{r.status}: {r.detail}" for r in w.results} for w in report.wheels}
     failures = [f"{w.wheel}: {r.check}" for w in report.wheels for r in w.results if r.failed]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
-from ..files import atomic_write_text
+from ..errors import ConfigError
+from ..files import atomic_write_text, sha256_file
+from ..layout import plain_name
 from ..report import table
-from .results import FAIL, PASS, Report
+from .results import FAIL, PASS, Report, WheelReport
 
 MARKS = {PASS: "ok", FAIL: "FAIL", "skip": "skip"}
 SCHEMA = 1
@@ -29,6 +33,9 @@ def render(report: Report) -> str:
         f"{_files(report)}, {plural(sum(counts.values()), 'check')}: {counts[PASS]} passed, "
         f"{counts[FAIL]} failed, {counts['skip']} skipped ({report.seconds:.0f} s)"
     )
+    remembered = sum(w.remembered is not None for w in report.wheels)
+    if remembered:
+        summary += f"; {plural(remembered, 'file')} unchanged since passing, results reused (--fresh checks again)"
     failures = [
         f"error: {w.target or w.wheel}: {r.check}: {r.detail}" for w in bad for r in w.results if r.failed
     ]
@@ -45,21 +52,45 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def to_json(report: Report) -> dict[str, object]:
-    return {
-        "schema": SCHEMA,
-        "ok": report.ok,
-        "seconds": round(report.seconds, 1),
-        "wheels": [
-            {
-                "wheel": w.wheel, "target": w.target, "sha256": w.sha256, "ok": w.ok,
-                "results": [asdict(r) for r in w.results],
-            }
-            for w in report.wheels
-        ],
-    }
+def to_json(report: Report, *, earlier: Sequence[dict[str, Any]] = ()) -> dict[str, object]:
+    """The report as JSON; ``earlier`` wheels' entries (not verified this run) are kept in place."""
+    now = {w.wheel: _wheel_json(w) for w in report.wheels}
+    wheels = [now.pop(str(e["wheel"]), e) for e in earlier] + list(now.values())
+    return {"schema": SCHEMA, "ok": all(w["ok"] for w in wheels), "seconds": round(report.seconds, 1), "wheels": wheels}
 
 
-def write_json(report: Report, path: Path) -> None:
-    """Write the report atomically: a reader never sees half a file."""
-    atomic_write_text(path, json.dumps(to_json(report), indent=2) + "\n")
+def _wheel_json(w: WheelReport) -> dict[str, Any]:
+    entry = {"wheel": w.wheel, "target": w.target, "sha256": w.sha256, "ok": w.ok,
+             "results": [asdict(r) for r in w.results]}
+    return entry | ({"remembered": w.remembered} if w.remembered else {})
+
+
+def write_json(report: Report, path: Path, *, keep_others: bool = False) -> None:
+    """Write the report atomically: a reader never sees half a file.
+
+    ``keep_others`` (dist/verify.json, when some wheels were named): the entries of the other
+    files beside ``path`` that are still there with the same sha256 stay, so verifying a few
+    wheels does not throw away the verdicts on the rest of dist/.
+    """
+    earlier = _still_true(path) if keep_others else []
+    atomic_write_text(path, json.dumps(to_json(report, earlier=earlier), indent=2) + "\n")
+
+
+def _still_true(path: Path) -> list[dict[str, Any]]:
+    """The wheel entries of the report at ``path`` whose file beside it still has that sha256."""
+    try:
+        data = json.loads(path.read_text())
+        entries = data["wheels"] if data.get("schema") == SCHEMA else []
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return []  # none, or not one this code wrote: start afresh
+    kept = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not (isinstance(entry, dict) and isinstance(entry.get("wheel"), str) and isinstance(entry.get("ok"), bool)):
+            continue
+        try:
+            file = path.parent / plain_name(entry["wheel"], f"{path} names")
+        except ConfigError:
+            continue
+        if file.is_file() and sha256_file(file) == entry.get("sha256"):
+            kept.append(entry)
+    return kept

@@ -102,6 +102,7 @@ class WheelReport:
     target: str | None  # None when no target in targets.toml fits the wheel
     sha256: str
     results: tuple[Result, ...]
+    remembered: str | None = None  # when an earlier run found these results (verify/memory.py)
 
     @property
     def ok(self) -> bool:

@@ -66,6 +66,7 @@ def compile_c(tmp_path_factory: pytest.TempPathFactory) -> Compile:
 
 def run_verify(selectors: Sequence[str | Path], dist: Path, **options: object) -> Report:
     layout = Layout.at(ROOT, dist=dist)
+    options.setdefault("fresh", True)  # the checks themselves, not an earlier run's memory of them
     return verify([str(s) for s in selectors], layout, load_matrix(layout.targets_file), **options)  # type: ignore[arg-type]
 
 

@@ -38,9 +38,11 @@ class Run:
 
 
 def cli(*args: str | Path, dist: Path, json_path: Path | None = None, env: dict[str, str] | None = None) -> Run:
+    """verify --fresh: the checks themselves, not an earlier run's memory of them (test_memory.py)."""
     json_path = json_path or dist.parent / f"{dist.name}-verify.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "noetl_build", "--dist", str(dist), "verify", "--json", str(json_path), *map(str, args)],
+        [sys.executable, "-m", "noetl_build", "--dist", str(dist), "verify", "--fresh", "--json", str(json_path),
+         *map(str, args)],
         cwd=ROOT, capture_output=True, text=True, check=False, env=env,
     )
     report = json.loads(json_path.read_text()) if json_path.is_file() else {}
