@@ -23,9 +23,11 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -539,3 +541,41 @@ def test_catalog_list_against_a_stopped_server(server: Server, stopped) -> None:
 def test_stop_again_says_nothing_runs(server: Server, stopped) -> None:
     line = one_line_error(server.venv.run("server", "stop"))
     assert "no pid file" in line, line
+
+
+def test_https_is_spoken_and_an_unknown_certificate_refused(venv: Venv, tmp_path: Path) -> None:
+    """The shipped binary's HTTP client has TLS (rustls): against an HTTPS server on 127.0.0.1
+    with a self-signed certificate the handshake happens, and the CLI refuses the certificate
+    in one line instead of sending anything."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    seen: list[str] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(30)
+        port = listener.getsockname()[1]
+
+        def serve_one() -> None:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.settimeout(30)
+                try:
+                    with context.wrap_socket(connection, server_side=True) as tls:
+                        seen.append(tls.recv(1024).decode(errors="replace"))  # a request: the client trusted us
+                except (ssl.SSLError, OSError) as exc:
+                    seen.append(f"handshake refused: {exc}")
+
+        thread = threading.Thread(target=serve_one, daemon=True)
+        thread.start()
+        proc = venv.run("--server-url", f"https://127.0.0.1:{port}", "catalog", "list", timeout=60)
+        thread.join(timeout=30)
+    line = one_line_error(proc)
+    assert line.startswith(f"error: request to https://127.0.0.1:{port} failed:"), line
+    assert "certificate" in line.lower() and "UnknownIssuer" in line, line
+    assert len(seen) == 1 and seen[0].startswith("handshake refused"), seen

@@ -1,20 +1,35 @@
 //! HTTP client for the NoETL server contract (docs/api.md).
 
-use std::error::Error as StdError;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use base64::Engine as _;
-use reqwest::blocking::{Client as HttpClient, RequestBuilder};
-use reqwest::Url;
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde_json::{json, Value};
+use ureq::http::{Response, StatusCode, Uri};
+use ureq::{Agent, Body, ResponseExt};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// What a path segment must escape (the WHATWG URL path-segment set): a playbook path's parts
+/// stay parts, whatever characters they hold.
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'/')
+    .add(b'%');
 
 pub struct Client {
-    base: Url,
-    http: HttpClient,
+    /// scheme://authority[/path], no trailing slash, no query.
+    base: String,
+    http: Agent,
 }
 
 impl Client {
@@ -23,80 +38,103 @@ impl Client {
     }
 
     pub fn with_timeout(server_url: &str, timeout: Duration) -> Result<Self> {
-        let base = Url::parse(server_url)
+        let uri = parse_url(server_url)
             .map_err(|err| anyhow!("invalid server URL '{server_url}': {err}"))?;
-        let mut builder = HttpClient::builder()
-            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
-            .timeout(timeout)
+        let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+            return Err(anyhow!(
+                "invalid server URL '{server_url}': expected http://HOST[:PORT] or https://HOST[:PORT]"
+            ));
+        };
+        let base = format!("{scheme}://{authority}{}", uri.path().trim_end_matches('/'));
+        let mut config = Agent::config_builder()
+            .timeout_connect(Some(CONNECT_TIMEOUT.min(timeout)))
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false) // a 4xx/5xx answer's body says why: read it
             .user_agent(format!("noetl-cli/{}", crate::VERSION));
-        if is_loopback(&base) {
-            builder = builder.no_proxy();
+        if is_loopback(&uri) {
+            config = config.proxy(None);
         }
-        let http = builder
-            .build()
-            .map_err(|err| anyhow!("cannot create the HTTP client: {}", root_cause(&err)))?;
-        Ok(Self { base, http })
+        Ok(Self {
+            base,
+            http: config.build().into(),
+        })
     }
 
     /// The server URL as given, without a trailing slash.
     pub fn server_url(&self) -> String {
-        self.base.as_str().trim_end_matches('/').to_string()
+        self.base.clone()
     }
 
     pub fn health(&self) -> Result<Value> {
-        self.send(self.http.get(self.url(&["health"])))
+        let url = self.url(&["health"]);
+        self.answer(&url, self.http.get(&url).call())
     }
 
     pub fn register_playbook(&self, content: &[u8]) -> Result<Value> {
         let body =
             json!({ "content_base64": base64::engine::general_purpose::STANDARD.encode(content) });
-        self.send(
-            self.http
-                .post(self.url(&["api", "catalog", "register"]))
-                .json(&body),
-        )
+        let url = self.url(&["api", "catalog", "register"]);
+        let request = self
+            .http
+            .post(&url)
+            .header("content-type", "application/json");
+        self.answer(&url, request.send(body.to_string()))
     }
 
     pub fn list_playbooks(&self) -> Result<Value> {
-        self.send(self.http.get(self.url(&["api", "catalog"])))
+        let url = self.url(&["api", "catalog"]);
+        self.answer(&url, self.http.get(&url).call())
     }
 
     pub fn get_playbook(&self, path: &str, version: Option<u64>) -> Result<Value> {
         let mut segments = vec!["api", "catalog"];
         segments.extend(path.split('/').filter(|segment| !segment.is_empty()));
-        let mut request = self.http.get(self.url(&segments));
+        let url = self.url(&segments);
+        let mut request = self.http.get(&url);
         if let Some(version) = version {
-            request = request.query(&[("version", version)]);
+            request = request.query("version", version.to_string());
         }
-        self.send(request)
+        self.answer(&url, request.call())
     }
 
     pub fn db_init(&self) -> Result<Value> {
-        self.send(self.http.post(self.url(&["api", "db", "init"])))
+        let url = self.url(&["api", "db", "init"]);
+        self.answer(&url, self.http.post(&url).send_empty())
     }
 
     pub fn db_validate(&self) -> Result<Value> {
-        self.send(self.http.get(self.url(&["api", "db", "validate"])))
+        let url = self.url(&["api", "db", "validate"]);
+        self.answer(&url, self.http.get(&url).call())
     }
 
     /// Base URL plus percent-encoded path segments.
-    fn url(&self, segments: &[&str]) -> Url {
+    fn url(&self, segments: &[&str]) -> String {
         let mut url = self.base.clone();
-        url.set_query(None);
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
+        for segment in segments {
+            url.push('/');
+            url.extend(utf8_percent_encode(segment, SEGMENT));
         }
         url
     }
 
-    /// Sends a request and returns the JSON body of a 2xx answer; anything else is one-line error.
-    fn send(&self, request: RequestBuilder) -> Result<Value> {
-        let response = request.send().map_err(|err| self.transport_error(&err))?;
+    /// The JSON body of a 2xx answer; anything else is a one-line error.
+    fn answer(
+        &self,
+        requested: &str,
+        sent: std::result::Result<Response<Body>, ureq::Error>,
+    ) -> Result<Value> {
+        let mut response = sent.map_err(|err| self.transport_error(&err))?;
         let status = response.status();
-        let url = response.url().clone();
+        let url = response.get_uri().to_string();
+        let url = if url.is_empty() {
+            requested.to_string()
+        } else {
+            url
+        };
         let body = response
-            .text()
-            .map_err(|err| anyhow!("cannot read the response from {url}: {}", root_cause(&err)))?;
+            .body_mut()
+            .read_to_string()
+            .map_err(|err| anyhow!("cannot read the response from {url}: {}", describe(&err)))?;
         if !status.is_success() {
             return Err(http_error(status, &url, &body));
         }
@@ -108,25 +146,57 @@ impl Client {
         })
     }
 
-    fn transport_error(&self, err: &reqwest::Error) -> anyhow::Error {
-        if err.is_connect() || err.is_timeout() {
+    fn transport_error(&self, err: &ureq::Error) -> anyhow::Error {
+        if is_unreachable(err) {
             anyhow!(
                 "cannot reach the NoETL server at {}: {} (start it with 'noetl server start' or pass --server-url)",
                 self.server_url(),
-                root_cause(err)
+                describe(err)
             )
         } else {
-            anyhow!(
-                "request to {} failed: {}",
-                self.server_url(),
-                root_cause(err)
-            )
+            anyhow!("request to {} failed: {}", self.server_url(), describe(err))
         }
     }
 }
 
+/// An absolute http(s) URL with a host, or why not.
+pub fn parse_url(text: &str) -> std::result::Result<Uri, String> {
+    let uri: Uri = text.parse().map_err(|err| format!("{err}"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none_or(str::is_empty) {
+        return Err("expected http://HOST[:PORT] or https://HOST[:PORT]".to_string());
+    }
+    Ok(uri)
+}
+
+/// No connection was made (refused, unresolvable, unroutable, timed out): the server is not
+/// there. An I/O error before any answer counts, but for the kinds that mean a connection was
+/// made and then broke (an answer cut short, bytes that are not HTTP).
+fn is_unreachable(err: &ureq::Error) -> bool {
+    use std::io::ErrorKind;
+    match err {
+        ureq::Error::Io(io) => !matches!(
+            io.kind(),
+            ErrorKind::UnexpectedEof
+                | ErrorKind::InvalidData
+                | ErrorKind::BrokenPipe
+                | ErrorKind::WriteZero
+        ),
+        ureq::Error::Timeout(_) | ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => true,
+        _ => false,
+    }
+}
+
+/// The error as one line, e.g. "Connection refused (os error 111)".
+fn describe(err: &ureq::Error) -> String {
+    match err {
+        ureq::Error::Io(io) => io.to_string(),
+        ureq::Error::Timeout(which) => format!("timed out ({which})"),
+        other => other.to_string(),
+    }
+}
+
 /// The server's `detail` when it sent one, else the status and a bit of the body.
-fn http_error(status: reqwest::StatusCode, url: &Url, body: &str) -> anyhow::Error {
+fn http_error(status: StatusCode, url: &str, body: &str) -> anyhow::Error {
     let detail = serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|value| value.get("detail").cloned());
@@ -149,17 +219,8 @@ fn snippet(body: &str) -> String {
     cut
 }
 
-/// The innermost error message, e.g. "Connection refused (os error 111)".
-fn root_cause(err: &(dyn StdError + 'static)) -> String {
-    let mut current = err;
-    while let Some(source) = current.source() {
-        current = source;
-    }
-    current.to_string()
-}
-
-fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
+fn is_loopback(url: &Uri) -> bool {
+    let Some(host) = url.host() else {
         return false;
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -182,32 +243,29 @@ mod tests {
         let c = client("http://localhost:8082/");
         let url = c.url(&["api", "catalog", "examples", "hello world"]);
         assert_eq!(
-            url.as_str(),
+            url,
             "http://localhost:8082/api/catalog/examples/hello%20world"
         );
+        assert_eq!(c.url(&["a/b", "50%"]), "http://localhost:8082/a%2Fb/50%25");
     }
 
     #[test]
     fn base_path_prefix_is_kept() {
         let c = client("http://host:1/noetl");
-        assert_eq!(c.url(&["health"]).as_str(), "http://host:1/noetl/health");
+        assert_eq!(c.url(&["health"]), "http://host:1/noetl/health");
         assert_eq!(c.server_url(), "http://host:1/noetl");
     }
 
     #[test]
     fn http_error_prefers_detail() {
-        let url = Url::parse("http://h/x").unwrap();
+        let url = "http://h/x";
         let err = http_error(
-            reqwest::StatusCode::NOT_FOUND,
-            &url,
+            StatusCode::NOT_FOUND,
+            url,
             r#"{"detail":"playbook 'a' not found"}"#,
         );
         assert_eq!(err.to_string(), "playbook 'a' not found");
-        let err = http_error(
-            reqwest::StatusCode::BAD_GATEWAY,
-            &url,
-            "<html>\n bad\n</html>",
-        );
+        let err = http_error(StatusCode::BAD_GATEWAY, url, "<html>\n bad\n</html>");
         assert_eq!(
             err.to_string(),
             "server answered 502 Bad Gateway for http://h/x: <html> bad </html>"
@@ -216,9 +274,10 @@ mod tests {
 
     #[test]
     fn loopback_detection() {
-        assert!(is_loopback(&Url::parse("http://localhost:1").unwrap()));
-        assert!(is_loopback(&Url::parse("http://127.0.0.1:1").unwrap()));
-        assert!(is_loopback(&Url::parse("http://[::1]:1").unwrap()));
-        assert!(!is_loopback(&Url::parse("http://example.org").unwrap()));
+        let uri = |text: &str| parse_url(text).unwrap();
+        assert!(is_loopback(&uri("http://localhost:1")));
+        assert!(is_loopback(&uri("http://127.0.0.1:1")));
+        assert!(is_loopback(&uri("http://[::1]:1")));
+        assert!(!is_loopback(&uri("http://example.org")));
     }
 }

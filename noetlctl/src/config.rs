@@ -37,7 +37,7 @@ impl Config {
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        serde_yaml::from_str(&text)
+        serde_norway::from_str(&text)
             .map_err(|err| anyhow!("invalid config file {}: {}", path.display(), err))
     }
 
@@ -47,7 +47,7 @@ impl Config {
             fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create directory {}", dir.display()))?;
         }
-        let text = serde_yaml::to_string(self).context("cannot serialize the config")?;
+        let text = serde_norway::to_string(self).context("cannot serialize the config")?;
         fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
     }
 
@@ -136,11 +136,8 @@ pub fn non_empty_env(name: &str) -> Option<String> {
 /// Checks that `url` is an absolute http(s) URL and drops trailing slashes.
 pub fn normalize_server_url(url: &str) -> Result<String> {
     let trimmed = url.trim().trim_end_matches('/');
-    let parsed =
-        reqwest::Url::parse(trimmed).map_err(|err| anyhow!("invalid server URL '{url}': {err}"))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        bail!("invalid server URL '{url}': expected http://HOST[:PORT] or https://HOST[:PORT]");
-    }
+    crate::client::parse_url(trimmed)
+        .map_err(|err| anyhow!("invalid server URL '{url}': {err}"))?;
     Ok(trimmed.to_string())
 }
 

@@ -4,7 +4,7 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{anyhow, Result};
-use serde_yaml::{Mapping, Value};
+use serde_norway::{Mapping, Value};
 
 /// A playbook file that passed local validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub fn load(file: &Path) -> Result<Playbook> {
 pub fn validate(content: &[u8]) -> std::result::Result<Playbook, String> {
     let text = std::str::from_utf8(content).map_err(|_| "file is not UTF-8 text".to_string())?;
     let document: Value =
-        serde_yaml::from_str(text).map_err(|err| format!("not valid YAML: {err}"))?;
+        serde_norway::from_str(text).map_err(|err| format!("not valid YAML: {err}"))?;
     let root = document.as_mapping().ok_or_else(|| {
         format!(
             "expected a YAML mapping at the top level, found {}",
