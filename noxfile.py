@@ -62,6 +62,13 @@ def wheel(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Time cold and no-op builds, packaging, verify and `noetl --version`; sizes: nox -s bench [-- TRIPLE ...]."""
+    install(session, "build", "verify")
+    noetl_build(session, "bench", *session.posargs)
+
+
+@nox.session
 def doctor(session: nox.Session) -> None:
     """Show, per target, the toolchain and strategy that will build it and what is missing."""
     install(session, "build")
@@ -77,7 +84,7 @@ def sdist(session: nox.Session) -> None:
 
 @nox.session
 def verify(session: nox.Session) -> None:
-    """Prove the wheels in dist/ right for their platforms: nox -s verify [-- TRIPLE|WHEEL ...]."""
+    """Prove the wheels in dist/ right for their platforms: nox -s verify [-- TRIPLE|WHEEL ... | --fresh]."""
     install(session, "verify", "build")
     noetl_build(session, "verify", *session.posargs)
 

@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--only", action="append", default=[], metavar="CHECK", help="run just this check (repeatable)")
     verify.add_argument("--json", type=Path, help="the JSON report (default: DIST/verify.json)")
     verify.add_argument("--fresh", action="store_true", help="check every wheel again, even those unchanged since they passed")
+    bench = sub.add_parser("bench", help="time cold, no-op and packaging builds, verify and --version; sizes (bench.json)")
+    bench.add_argument("targets", nargs="*", metavar="TRIPLE", help="default: the first target of each OS")
+    bench.add_argument("--json", type=Path, help="the results (default: ROOT/bench.json)")
     version = sub.add_parser("version", help="the current and next version and the commits that decide it")
     mode = version.add_mutually_exclusive_group()
     mode.add_argument("--bump", action="store_true", help="release: write the next version everywhere, commit, tag")
@@ -121,6 +124,14 @@ def _dispatch(args: argparse.Namespace, layout: Layout) -> int:
         results = pipeline.build(targets, layout)
         print(pipeline.render(results))
         return 0 if all(r.ok for r in results) else 1
+    if args.command == "bench":
+        from . import bench
+
+        chosen = matrix.select(args.targets) if args.targets else bench.default_targets(matrix)
+        result = bench.bench(chosen, layout, matrix, scratch=layout.build / "bench", progress=say)
+        bench.write_json(result, args.json or layout.root / "bench.json")
+        print(bench.render(result))
+        return 0
     if args.command == "sdist":
         from .sdist import build_sdist
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -127,7 +128,7 @@ def _shim_objects(target: Target, layout: Layout) -> list[Path]:
     return [layout.link_shims(target.name) / f"{name}.o" for name in target.link_shims]
 
 
-def _make_link_inputs(target: Target, layout: Layout, tools: ZigTools) -> None:
+def make_link_inputs(target: Target, layout: Layout, tools: ZigTools) -> None:
     """Write the link stubs and compile the link shims the environment's RUSTFLAGS name."""
     stub_dir = _link_stub_dir(target, layout)
     if stub_dir:
@@ -165,7 +166,7 @@ def build_environment(
 ) -> dict[str, str]:
     """The environment cargo-zigbuild runs in; everything target-specific comes from data.
 
-    It makes no link inputs: the stubs and shims it names are made by _make_link_inputs, only
+    It makes no link inputs: the stubs and shims it names are made by make_link_inputs, only
     when compiling, so computing it for the cache key costs nothing.
     """
     remaps = _remaps(layout, choice)
@@ -215,6 +216,23 @@ def cargo_command(target: Target, layout: Layout, choice: Choice, tools: ZigTool
         "--target", target.zig_target,
         "--target-dir", str(layout.cargo_dir(choice.key)),
     ]
+
+
+def raw_compile(
+    target: Target, choice: Choice, layout: Layout, tools: ZigTools, *, version: str, epoch: int,
+    target_dir: Path, config: Sequence[str] = (),
+) -> tuple[list[str], dict[str, str]]:
+    """The bare compile of ``target`` the bench times against ours: the same cargo-zigbuild
+    command and toolchain environment, without cargo-auditable's wrapper, into ``target_dir``,
+    with cargo ``--config`` overrides (a profile to try). Link inputs are made; nothing is run."""
+    command = cargo_command(target, layout, choice, tools)
+    command[command.index("--target-dir") + 1] = str(target_dir)
+    command += [arg for item in config for arg in ("--config", item)]
+    env = build_environment(target, choice, layout, tools, version=version, epoch=epoch)
+    for name in ("RUSTC_WORKSPACE_WRAPPER", "CARGO_AUDITABLE_ORIG_ARGS"):
+        env.pop(name, None)
+    make_link_inputs(target, layout, tools)
+    return command, env
 
 
 # Inherited variables that reach the compilers and the linker; the rest of the caller's
@@ -279,7 +297,7 @@ def compile_target(
     if missing:
         raise ToolchainError(f"{target.name}: missing {'; '.join(missing)}")
     started = time.monotonic()
-    _make_link_inputs(target, layout, tools)
+    make_link_inputs(target, layout, tools)
     run(
         command,
         what=f"{target.name}: cargo-zigbuild",
