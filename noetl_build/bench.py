@@ -89,12 +89,15 @@ def load_settings(root: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: no such file (the bench's runs and goals)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    runs, goals = data.get("runs", {}), data.get("goals", {})
+    runs, goals, candidates = data.get("runs", {}), data.get("goals", {}), data.get("candidates", {})
     if not isinstance(runs.get("version"), int) or runs["version"] < 1:
         raise ConfigError(f"{path}: [runs] version must be a positive integer")
     if not all(isinstance(v, int | float) for v in goals.values()):
         raise ConfigError(f"{path}: every [goals] value must be a number")
-    return {"runs": runs, "goals": {k: float(v) for k, v in goals.items()}}
+    if not all(isinstance(c, dict) and all(isinstance(v, str | int | bool) for v in c.values())
+               for c in candidates.values()):
+        raise ConfigError(f"{path}: each [candidates.NAME] must be a table of profile settings (opt-level = \"z\", ...)")
+    return {"runs": runs, "goals": {k: float(v) for k, v in goals.items()}, "candidates": candidates}
 
 
 def bench(
@@ -214,6 +217,71 @@ def machine() -> dict[str, Any]:
 def release_profile(layout: Layout) -> dict[str, Any]:
     manifest = tomllib.loads((layout.crate / "Cargo.toml").read_text())
     return dict(manifest.get("profile", {}).get("release", {}))
+
+
+# ---------------------------------------------------------------- release profile candidates
+
+
+@dataclass(frozen=True)
+class ProfileBench:
+    profile: str
+    settings: dict[str, Any]
+    target: str
+    seconds: float  # raw cargo-zigbuild, cold
+    binary_bytes: int
+    version_ms: float | None  # median `--version` of that binary, if it runs here
+
+
+def profile_overrides(settings: dict[str, Any]) -> list[str]:
+    """cargo --config arguments setting each key of [profile.release] (TOML values)."""
+    return [f"profile.release.{key}={json.dumps(value)}" for key, value in settings.items()]
+
+
+def profiles(
+    targets: Sequence[Target], layout: Layout, *, scratch: Path, progress: Callable[[str], None] = lambda _: None,
+) -> list[ProfileBench]:
+    """Each candidate of bench.toml compiled cold for each target, one after another."""
+    settings = load_settings(layout.root)
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    work = Layout.at(layout.root, build=scratch / "build", dist=scratch / "dist", targets=layout.targets_file)
+    tools = ZigTools.find()
+    version, epoch = build_version(layout.root), source_date_epoch(layout.root)
+    rows = []
+    runs = int(settings["runs"]["version"])
+    for target in targets:
+        if arches()[target.triple.arch].slices:
+            raise ConfigError(f"{target.name}: compare profiles on a single-architecture target (a slice of it)")
+        for name, values in settings["candidates"].items():
+            progress(f"==> {target.name}: profile {name} {values}")
+            target_dir = scratch / "profiles" / name
+            choice = choose(target)
+            command, env = raw_compile(target, choice, work, tools, version=version, epoch=epoch,
+                                       target_dir=target_dir, config=profile_overrides(values))
+            started = time.monotonic()
+            run(command, what=f"{target.name}: profile {name}", cwd=work.crate, env=env,
+                log=work.log(f"{target.name}.profile-{name}"))
+            seconds = time.monotonic() - started
+            binary = target_dir / target.name / "release" / target.binary_name
+            version_ms = (round(statistics.median(_once([binary, "--version"], dict(os.environ)) for _ in range(runs)), 1)
+                          if target.run == "native" else None)
+            rows.append(ProfileBench(name, values, target.name, round(seconds, 1), binary.stat().st_size, version_ms))
+            progress(f"    {seconds:.1f} s, {human_size(binary.stat().st_size)}")
+            shutil.rmtree(target_dir)  # each candidate cold; the disk stays small
+    return rows
+
+
+def render_profiles(rows: Sequence[ProfileBench]) -> str:
+    firsts: dict[str, ProfileBench] = {}
+    for row in rows:
+        firsts.setdefault(row.target, row)
+    body = []
+    for row in rows:
+        base = firsts[row.target]
+        body.append([row.target, row.profile, f"{row.seconds:.1f}", f"{row.seconds / base.seconds:.2f}",
+                     human_size(row.binary_bytes), f"{row.binary_bytes / base.binary_bytes:.2f}",
+                     "-" if row.version_ms is None else f"{row.version_ms:.1f}"])
+    return table(["target", "profile", "cold s", "× first", "binary", "× first", "--version ms"], body)
 
 
 # ---------------------------------------------------------------- showing it

@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="time cold, no-op and packaging builds, verify and --version; sizes (bench.json)")
     bench.add_argument("targets", nargs="*", metavar="TRIPLE", help="default: the first target of each OS")
     bench.add_argument("--json", type=Path, help="the results (default: ROOT/bench.json)")
+    bench.add_argument("--profiles", action="store_true",
+                       help="compare bench.toml's release-profile candidates instead (cold compiles, size, --version)")
     version = sub.add_parser("version", help="the current and next version and the commits that decide it")
     mode = version.add_mutually_exclusive_group()
     mode.add_argument("--bump", action="store_true", help="release: write the next version everywhere, commit, tag")
@@ -125,9 +127,18 @@ def _dispatch(args: argparse.Namespace, layout: Layout) -> int:
         print(pipeline.render(results))
         return 0 if all(r.ok for r in results) else 1
     if args.command == "bench":
+        from dataclasses import asdict
+
         from . import bench
+        from .files import atomic_write_text
 
         chosen = matrix.select(args.targets) if args.targets else bench.default_targets(matrix)
+        if args.profiles:
+            measured = bench.profiles(chosen, layout, scratch=layout.build / "bench-profiles", progress=say)
+            atomic_write_text(args.json or layout.root / "bench-profiles.json",
+                              json.dumps([asdict(r) for r in measured], indent=2) + "\n")
+            print(bench.render_profiles(measured))
+            return 0
         result = bench.bench(chosen, layout, matrix, scratch=layout.build / "bench", progress=say)
         bench.write_json(result, args.json or layout.root / "bench.json")
         print(bench.render(result))

@@ -94,3 +94,19 @@ def test_the_raw_compile_is_ours_without_auditable(tmp_path: Path) -> None:
     assert command[command.index("--target-dir") + 1] == str(tmp_path / "raw")
     assert command[-2:] == ["--config", "profile.release.opt-level='z'"]
     assert "RUSTC_WORKSPACE_WRAPPER" not in env and env["NOETL_BUILD_VERSION"] == "1.0"
+
+
+def test_profile_candidates_become_cargo_config_overrides() -> None:
+    candidates = bench.load_settings(ROOT)["candidates"]
+    assert candidates["size"] == {"opt-level": "z", "lto": "fat", "codegen-units": 1}
+    assert bench.profile_overrides(candidates["size"]) == [
+        'profile.release.opt-level="z"', 'profile.release.lto="fat"', "profile.release.codegen-units=1"]
+    assert bench.profile_overrides({"lto": False, "opt-level": 3}) == [
+        "profile.release.lto=false", "profile.release.opt-level=3"]
+
+
+def test_profiles_are_shown_against_the_first_candidate() -> None:
+    rows = [bench.ProfileBench("cargo-default", {}, "x", 100.0, 4_000_000, 2.0),
+            bench.ProfileBench("size", {}, "x", 80.0, 2_000_000, 2.5)]
+    lines = bench.render_profiles(rows).splitlines()
+    assert lines[-1].split() == ["x", "size", "80.0", "0.80", "1.9", "MiB", "0.50", "2.5"]
