@@ -69,6 +69,7 @@ class Bench:
     noop_verify_seconds: float | None
     version_bare_ms: float | None
     version_script_ms: float | None
+    python_start_ms: float | None = None  # the venv's python doing nothing: the console script's floor
     notes: tuple[str, ...] = ()
     goals: dict[str, float] = field(default_factory=dict)
 
@@ -142,17 +143,18 @@ def bench(
     _timed(cli + ["verify"], cwd=layout.root, ok_codes=(0, 1))
     noop_verify = _timed(cli + ["verify"], cwd=layout.root, ok_codes=(0, 1))
 
-    bare_ms = script_ms = None
+    bare_ms = script_ms = python_ms = None
     host = next((t for t in targets if t.run == "native"), None)
     if host is None:
         notes.append("--version: no target that runs natively here was benched")
     else:
         progress("==> noetl --version: the console script against the bare binary")
-        bare_ms, script_ms = _version_times(work, host, scratch / "venv", int(settings["runs"]["version"]))
+        bare_ms, script_ms, python_ms = _version_times(work, host, scratch / "venv", int(settings["runs"]["version"]))
     return Bench(
         machine=machine(), profile=release_profile(layout), targets=tuple(results),
         noop_build_seconds=noop_build, noop_verify_seconds=noop_verify,
-        version_bare_ms=bare_ms, version_script_ms=script_ms, notes=tuple(notes), goals=settings["goals"],
+        version_bare_ms=bare_ms, version_script_ms=script_ms, python_start_ms=python_ms, notes=tuple(notes),
+        goals=settings["goals"],
     )
 
 
@@ -179,8 +181,9 @@ def _timed(command: list[str], *, cwd: Path, ok_codes: tuple[int, ...] = (0,)) -
     return round(seconds, 2)
 
 
-def _version_times(work: Layout, host: Target, venv: Path, runs: int) -> tuple[float, float]:
-    """Median milliseconds of `noetl --version`: the bare binary, and the console script."""
+def _version_times(work: Layout, host: Target, venv: Path, runs: int) -> tuple[float, float, float]:
+    """Median milliseconds of `noetl --version` by the bare binary and by the console script, and
+    of the venv's python starting to do nothing (what no console script can go below)."""
     from . import dist
 
     entry = dist.load_entries(work.dist)[host.name]
@@ -193,10 +196,12 @@ def _version_times(work: Layout, host: Target, venv: Path, runs: int) -> tuple[f
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     bare: list[float] = []
     wrapped: list[float] = []
-    for _ in range(runs):  # interleaved: a busy moment of the machine hits both alike
+    python: list[float] = []
+    for _ in range(runs):  # interleaved: a busy moment of the machine hits all alike
         bare.append(_once([binary, "--version"], env))
         wrapped.append(_once([script, "--version"], env))
-    return round(statistics.median(bare), 1), round(statistics.median(wrapped), 1)
+        python.append(_once([venv / "bin" / "python", "-c", "pass"], env))
+    return tuple(round(statistics.median(times), 1) for times in (bare, wrapped, python))  # type: ignore[return-value]
 
 
 def _once(command: Sequence[str | Path], env: dict[str, str]) -> float:
@@ -330,7 +335,8 @@ def render(result: Bench) -> str:
         lines.append(f"verify with nothing changed: {result.noop_verify_seconds:.2f} s")
     if result.version_bare_ms is not None and result.version_script_ms is not None:
         lines.append(f"noetl --version, median: bare binary {result.version_bare_ms:.1f} ms, console script "
-                     f"{result.version_script_ms:.1f} ms (+{result.version_script_ms - result.version_bare_ms:.1f} ms)")
+                     f"{result.version_script_ms:.1f} ms (+{result.version_script_ms - result.version_bare_ms:.1f} ms)"
+                     + (f"; python -c pass alone {result.python_start_ms:.1f} ms" if result.python_start_ms else ""))
     lines += [f"note: {note}" for note in result.notes]
     verdicts = goals_verdicts(result)
     if verdicts:
