@@ -4,6 +4,8 @@ and goals judged and shown from the numbers (no timing asserted: numbers are giv
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -110,3 +112,24 @@ def test_profiles_are_shown_against_the_first_candidate() -> None:
             bench.ProfileBench("size", {}, "x", 80.0, 2_000_000, 2.5)]
     lines = bench.render_profiles(rows).splitlines()
     assert lines[-1].split() == ["x", "size", "80.0", "0.80", "1.9", "MiB", "0.50", "2.5"]
+
+
+@pytest.mark.slow
+def test_the_bench_runs_for_real(tmp_path: Path) -> None:
+    """One target end to end through the CLI: two cold compiles, the packaging, no-op build and
+    verify, --version timings; the numbers are whatever they are, their presence is checked."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "noetl_build", "--build-dir", str(tmp_path / "build"), "bench",
+         "x86_64-unknown-linux-gnu", "--json", str(tmp_path / "bench.json")],
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data = json.loads((tmp_path / "bench.json").read_text())
+    (target,) = data["targets"]
+    assert target["target"] == "x86_64-unknown-linux-gnu"
+    assert target["raw_seconds"] > 1 and target["ours_seconds"] > 1 and 0 < target["packaging_seconds"]
+    assert target["binary_bytes"] > 500_000 and target["wheel_bytes"] > 100_000
+    assert data["noop_build_seconds"] > 0 and data["noop_verify_seconds"] > 0
+    assert 0 < data["version_bare_ms"] and 0 < data["version_script_ms"] and 0 < data["python_start_ms"]
+    assert {g["goal"] for g in data["goals"]} >= {"noop build ≤ 2 s", "console script adds ≤ 15 ms"}
+    assert "noetl --version, median: bare binary" in proc.stdout
+    assert len(list((tmp_path / "build" / "bench" / "dist").glob("*.whl"))) == 1  # all in the build dir given
