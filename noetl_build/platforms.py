@@ -24,12 +24,24 @@ class System:
 
     key: str  # linux, macos, windows: Triple.os
     name: str
+    rust_os: str  # the triple's OS field: linux, darwin, windows
     format: str  # ELF, Mach-O, PE
     zig_os: str
     exe_suffix: str = ""
     link_args: tuple[str, ...] = ()
     libraries: tuple[str, ...] = ()  # patterns of the shared libraries every system has
     subsystem: str | None = None  # PE: the subsystem a console program has
+    environments: tuple[str, ...] = ()  # the triple's env starts with one: its C library (none: no env)
+
+    def environment(self, env: str | None) -> str | None:
+        """The C library (or toolchain) a triple's environment names; ValueError if none fits."""
+        if not self.environments:
+            return None
+        fitting = [name for name in self.environments if env and env.startswith(name)]
+        if not fitting:
+            raise ValueError(f"unsupported {self.name} environment '{env or ''}' "
+                             f"(one of {', '.join(self.environments)})")
+        return max(fitting, key=len)
 
     def foreign(self, libraries: tuple[str, ...]) -> list[str]:
         """The libraries not every system of this OS has."""
@@ -81,16 +93,15 @@ class Triple:
             raise ValueError(f"'{text}' is not a target triple (expected arch-vendor-os[-env])")
         arch, os_part = parts[0], parts[2]
         env = parts[3] if len(parts) > 3 else None
-        if os_part == "linux" and env:
-            libc = "musl" if env.startswith("musl") else "gnu" if env.startswith("gnu") else None
-            if libc is None:
-                raise ValueError(f"'{text}': unsupported Linux environment '{env}'")
-            return cls(text=text, arch=arch, os="linux", libc=libc, abi=env)
-        if os_part == "darwin":
-            return cls(text=text, arch=arch, os="macos", libc=None, abi=None)
-        if os_part == "windows" and env:
-            return cls(text=text, arch=arch, os="windows", libc=env, abi=env)
-        raise ValueError(f"'{text}': unsupported operating system (Linux, macOS, Windows only)")
+        system = next((s for s in systems().values() if s.rust_os == os_part), None)
+        if system is None:
+            names = ", ".join(s.name for s in systems().values())
+            raise ValueError(f"'{text}': unsupported operating system ({names} only)")
+        try:
+            libc = system.environment(env)
+        except ValueError as exc:
+            raise ValueError(f"'{text}': {exc}") from None
+        return cls(text=text, arch=arch, os=system.key, libc=libc, abi=env if system.environments else None)
 
     @property
     def hard_float(self) -> bool:
@@ -113,7 +124,8 @@ def _data() -> dict[str, Any]:
 @cache
 def systems() -> dict[str, System]:
     return {
-        key: System(key=key, name=facts["name"], format=facts["format"], zig_os=facts["zig-os"],
+        key: System(key=key, name=facts["name"], rust_os=facts["rust-os"], format=facts["format"], zig_os=facts["zig-os"],
+                    environments=tuple(facts.get("environments", ())),
                     exe_suffix=facts.get("exe-suffix", ""), link_args=tuple(facts.get("link-args", ())),
                     libraries=tuple(facts.get("libraries", ())), subsystem=facts.get("subsystem"))
         for key, facts in _data()["os"].items()

@@ -5,6 +5,7 @@ the binary checks on its facts."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -77,3 +78,49 @@ def test_a_new_architecture_and_target_by_data_alone(with_new_arch: None) -> Non
 def test_without_the_row_the_same_target_is_refused() -> None:
     with pytest.raises(ConfigError, match="unknown architecture 'loongarch64'"):
         parse_matrix({"target": [NEW_TARGET]}, Path("targets.toml"))
+
+
+NEW_OS = '''
+[os.freebsd]
+name = "FreeBSD"
+rust-os = "freebsd"
+format = "ELF"
+zig-os = "freebsd"
+'''
+
+
+@pytest.fixture
+def with_new_os(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    data = tmp_path / "platforms.toml"
+    data.write_text(platforms.PLATFORMS_FILE.read_text() + NEW_OS)
+    monkeypatch.setattr(platforms, "PLATFORMS_FILE", data)
+    caches()
+    yield
+    monkeypatch.undo()
+    caches()
+
+
+def test_a_triple_s_operating_system_and_environment_come_from_the_data(with_new_os: None) -> None:
+    triple = platforms.Triple.parse("x86_64-unknown-freebsd")
+    assert (triple.os, triple.libc, triple.system.name, triple.system.format) == ("freebsd", None, "FreeBSD", "ELF")
+    with pytest.raises(ValueError, match=r"unsupported operating system \(Linux, macOS, Windows, FreeBSD only\)"):
+        platforms.Triple.parse("x86_64-unknown-netbsd")
+
+
+@pytest.mark.parametrize(("text", "os", "libc"), [
+    ("armv7-unknown-linux-gnueabihf", "linux", "gnu"), ("armv7-unknown-linux-musleabihf", "linux", "musl"),
+    ("aarch64-pc-windows-gnullvm", "windows", "gnullvm"), ("i686-pc-windows-gnu", "windows", "gnu"),
+    ("x86_64-apple-darwin", "macos", None),
+])
+def test_environments_name_the_c_library(text: str, os: str, libc: str | None) -> None:
+    triple = platforms.Triple.parse(text)
+    assert (triple.os, triple.libc) == (os, libc)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("x86_64-unknown-linux-uclibc", "unsupported Linux environment 'uclibc' (one of gnu, musl)"),
+    ("x86_64-pc-windows", "unsupported Windows environment '' (one of gnullvm, gnu, msvc)"),
+])
+def test_an_unknown_environment_is_named(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        platforms.Triple.parse(text)
