@@ -19,7 +19,7 @@ from .layout import Layout
 from .platforms import Triple, arches
 from .procs import output, run
 from .targets import Target
-from .toolchain import BUILD_STD_CRATES, Choice, find_lipo, missing_tools
+from .toolchain import BUILD_STD_CRATES, BUILD_STD_FEATURES, Choice, find_lipo, missing_tools
 
 EMPTY_ARCHIVE = b"!<arch>\n"
 SHIMS = Path(__file__).with_name("shims")
@@ -202,7 +202,8 @@ def build_environment(
     for rust_target in target.rust_targets:
         env[f"CFLAGS_{rust_target.replace('-', '_')}"] = " ".join(cflags)
     if choice.strategy == "build-std":
-        env.update(RUSTC_BOOTSTRAP="1", CARGO_UNSTABLE_BUILD_STD=BUILD_STD_CRATES)
+        env.update(RUSTC_BOOTSTRAP="1", CARGO_UNSTABLE_BUILD_STD=BUILD_STD_CRATES,
+                   CARGO_UNSTABLE_BUILD_STD_FEATURES=BUILD_STD_FEATURES)
     if target.macos:
         env["MACOSX_DEPLOYMENT_TARGET"] = "{}.{}".format(*target.macos)
     env.update(dict(target.env))
