@@ -32,7 +32,7 @@ from typing import Any
 from . import pipeline
 from .compile import ZigTools, raw_compile, slice_targets
 from .errors import BuildError, ConfigError
-from .files import atomic_write_text
+from .files import atomic_write_text, read_toml
 from .layout import Layout
 from .platforms import arches
 from .procs import capture, run
@@ -84,12 +84,7 @@ def default_targets(matrix: Matrix) -> list[Target]:
 
 def load_settings(root: Path) -> dict[str, Any]:
     path = root / BENCH_FILE
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file (the bench's runs and goals)") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, what="the bench's runs and goals", error=ConfigError)
     runs, goals, candidates = data.get("runs", {}), data.get("goals", {}), data.get("candidates", {})
     if not isinstance(runs.get("version"), int) or runs["version"] < 1:
         raise ConfigError(f"{path}: [runs] version must be a positive integer")

@@ -5,14 +5,32 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the PEP 517 backend (docs/packaging.md) imports this module on Python 3.10 too
+    import tomli as tomllib
 
 FILE_MODE = 0o644  # every file in a wheel or dist/ but the binary
 EXEC_MODE = 0o755  # the binary, and directories
 TMP_SUFFIX = ".tmp"  # atomic_output's temporaries: .<name>.<pid>.<random>.tmp
+
+
+def read_toml(path: Path, *, what: str, error: type[Exception]) -> dict[str, Any]:
+    """``path`` as TOML; ``error`` (a BuildError) in one line when it is missing (naming ``what``
+    it should hold) or not valid TOML."""
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise error(f"{path}: no such file ({what})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: not valid TOML: {exc}") from None
 
 
 def sha256_file(path: Path) -> str:

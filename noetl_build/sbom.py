@@ -41,6 +41,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from .errors import SbomError, ToolchainError
+from .files import read_toml
 from .procs import capture
 
 if sys.version_info >= (3, 11):
@@ -238,12 +239,7 @@ def _license(text: object) -> str | None:
 
 
 def _lock_checksums(lock: Path) -> dict[Package, str]:
-    try:
-        data = tomllib.loads(lock.read_text())
-    except FileNotFoundError:
-        raise SbomError(f"{lock}: no such file (the crate's lock file; run 'cargo generate-lockfile')") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SbomError(f"{lock}: not valid TOML: {exc}") from None
+    data = read_toml(lock, what="the crate's lock file; run 'cargo generate-lockfile'", error=SbomError)
     return {(p["name"], p["version"]): p["checksum"] for p in data.get("package", []) if "checksum" in p}
 
 

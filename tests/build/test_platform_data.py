@@ -40,15 +40,20 @@ def caches() -> None:
         loader.cache_clear()
 
 
-@pytest.fixture
-def with_new_arch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def platforms_with(extra: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """platforms.toml with ``extra`` rows appended, for the length of one test."""
     data = tmp_path / "platforms.toml"
-    data.write_text(platforms.PLATFORMS_FILE.read_text() + NEW_ARCH)
+    data.write_text(platforms.PLATFORMS_FILE.read_text() + extra)
     monkeypatch.setattr(platforms, "PLATFORMS_FILE", data)
     caches()
     yield
     monkeypatch.undo()
     caches()
+
+
+@pytest.fixture
+def with_new_arch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield from platforms_with(NEW_ARCH, tmp_path, monkeypatch)
 
 
 def test_a_new_architecture_and_target_by_data_alone(with_new_arch: None) -> None:
@@ -91,13 +96,7 @@ zig-os = "freebsd"
 
 @pytest.fixture
 def with_new_os(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    data = tmp_path / "platforms.toml"
-    data.write_text(platforms.PLATFORMS_FILE.read_text() + NEW_OS)
-    monkeypatch.setattr(platforms, "PLATFORMS_FILE", data)
-    caches()
-    yield
-    monkeypatch.undo()
-    caches()
+    yield from platforms_with(NEW_OS, tmp_path, monkeypatch)
 
 
 def test_a_triple_s_operating_system_and_environment_come_from_the_data(with_new_os: None) -> None:
