@@ -67,7 +67,7 @@ impl Client {
 
     pub fn health(&self) -> Result<Value> {
         let url = self.url(&["health"]);
-        self.answer(&url, self.http.get(&url).call())
+        self.answer(self.http.get(&url).call())
     }
 
     pub fn register_playbook(&self, content: &[u8]) -> Result<Value> {
@@ -78,12 +78,12 @@ impl Client {
             .http
             .post(&url)
             .header("content-type", "application/json");
-        self.answer(&url, request.send(body.to_string()))
+        self.answer(request.send(body.to_string()))
     }
 
     pub fn list_playbooks(&self) -> Result<Value> {
         let url = self.url(&["api", "catalog"]);
-        self.answer(&url, self.http.get(&url).call())
+        self.answer(self.http.get(&url).call())
     }
 
     pub fn get_playbook(&self, path: &str, version: Option<u64>) -> Result<Value> {
@@ -94,17 +94,17 @@ impl Client {
         if let Some(version) = version {
             request = request.query("version", version.to_string());
         }
-        self.answer(&url, request.call())
+        self.answer(request.call())
     }
 
     pub fn db_init(&self) -> Result<Value> {
         let url = self.url(&["api", "db", "init"]);
-        self.answer(&url, self.http.post(&url).send_empty())
+        self.answer(self.http.post(&url).send_empty())
     }
 
     pub fn db_validate(&self) -> Result<Value> {
         let url = self.url(&["api", "db", "validate"]);
-        self.answer(&url, self.http.get(&url).call())
+        self.answer(self.http.get(&url).call())
     }
 
     /// Base URL plus percent-encoded path segments.
@@ -118,19 +118,10 @@ impl Client {
     }
 
     /// The JSON body of a 2xx answer; anything else is a one-line error.
-    fn answer(
-        &self,
-        requested: &str,
-        sent: std::result::Result<Response<Body>, ureq::Error>,
-    ) -> Result<Value> {
+    fn answer(&self, sent: std::result::Result<Response<Body>, ureq::Error>) -> Result<Value> {
         let mut response = sent.map_err(|err| self.transport_error(&err))?;
         let status = response.status();
-        let url = response.get_uri().to_string();
-        let url = if url.is_empty() {
-            requested.to_string()
-        } else {
-            url
-        };
+        let url = response.get_uri().to_string(); // after redirects, as ureq followed them
         let body = response
             .body_mut()
             .read_to_string()
