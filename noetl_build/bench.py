@@ -34,7 +34,6 @@ from .compile import ZigTools, raw_compile, slice_targets
 from .errors import BuildError, ConfigError
 from .files import atomic_write_text, read_toml
 from .layout import Layout
-from .platforms import arches
 from .procs import capture, run
 from .report import human_size, table
 from .source import source_date_epoch
@@ -127,7 +126,7 @@ def bench(
         binary = work.target_dir(target.name) / target.binary_name
         results.append(TargetBench(
             target.name, round(raw, 1), round(ours.seconds, 1), round(again.seconds, 2),
-            binary.stat().st_size, int(ours.size or 0), fat=bool(arches()[target.triple.arch].slices)))
+            binary.stat().st_size, int(ours.size or 0), fat=target.fat))
 
     cli = [sys.executable, "-m", "noetl_build", "--build-dir", str(work.build), "--dist", str(work.dist),
            "--targets-file", str(layout.targets_file)]
@@ -156,7 +155,7 @@ def bench(
 def _raw_seconds(target: Target, work: Layout, tools: ZigTools, *, version: str, epoch: int, scratch: Path) -> float:
     """cargo-zigbuild's cold compile (both slices of a fat target, one after the other)."""
     total = 0.0
-    for part in slice_targets(target) if arches()[target.triple.arch].slices else [target]:
+    for part in slice_targets(target) if target.fat else [target]:
         choice = choose(part)
         command, env = raw_compile(part, choice, work, tools, version=version, epoch=epoch,
                                    target_dir=scratch / "raw" / part.name)
@@ -250,7 +249,7 @@ def profiles(
     rows = []
     runs = int(settings["runs"]["version"])
     for target in targets:
-        if arches()[target.triple.arch].slices:
+        if target.fat:
             raise ConfigError(f"{target.name}: compare profiles on a single-architecture target (a slice of it)")
         for name, values in settings["candidates"].items():
             progress(f"==> {target.name}: profile {name} {values}")

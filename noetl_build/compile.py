@@ -95,7 +95,7 @@ def zig_target(target: Target) -> str:
     if target.triple.os == "windows":
         return f"{arch}-{system}-gnu"
     abi = target.triple.abi or ""
-    glibc = target.link_glibc or target.glibc
+    glibc = target.linked_glibc
     suffix = f".{glibc[0]}.{glibc[1]}" if glibc else ""
     return f"{arch}-{system}-{abi}{suffix}"
 
@@ -283,7 +283,7 @@ def compile_target(
     out_dir: Path | None = None,
 ) -> Compiled:
     """Build (or reuse) the binary for ``target``; it lands in the target's build dir."""
-    if arches()[target.triple.arch].slices:
+    if target.fat:
         return _compile_fat(target, choice, layout, tools, version=version, epoch=epoch)
     out_dir = out_dir or layout.target_dir(target.name)
     binary = out_dir / target.binary_name

@@ -72,12 +72,22 @@ class Target:
         return self.triple.text
 
     @property
+    def linked_glibc(self) -> tuple[int, int] | None:
+        """The glibc the binary is linked against: link-glibc where given, else the promised one."""
+        return self.link_glibc or self.glibc
+
+    @property
     def zig_target(self) -> str:
         """The target as cargo-zigbuild takes it: glibc targets carry a `.2.17` suffix (the glibc linked)."""
-        glibc = self.link_glibc or self.glibc
+        glibc = self.linked_glibc
         if glibc:
             return f"{self.name}.{glibc[0]}.{glibc[1]}"
         return self.name
+
+    @property
+    def fat(self) -> bool:
+        """One binary of several architectures (universal2): built slice by slice, then joined."""
+        return bool(arches()[self.triple.arch].slices)
 
     @property
     def rust_targets(self) -> tuple[str, ...]:

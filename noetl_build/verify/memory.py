@@ -21,7 +21,7 @@ import json
 import platform
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -76,14 +76,16 @@ class Memory:
     def recall(self, key: str, path: Path) -> WheelReport | None:
         """The passing report kept under ``key``, for the wheel now at ``path``; None if none."""
         entry = self.entries.get(key)
+        kept = entry.get("results") if isinstance(entry, dict) else None
+        if entry is None or not isinstance(kept, list):
+            return None  # absent, or not an entry this code wrote: verify again
         try:
-            assert isinstance(entry, dict) and isinstance(entry["results"], list)
-            results = tuple(Result(str(r["check"]), str(r["status"]), str(r["detail"])) for r in entry["results"])
+            results = tuple(Result(str(r["check"]), str(r["status"]), str(r["detail"])) for r in kept)
             target = entry["target"]
             report = WheelReport(str(entry["wheel"]), str(path), None if target is None else str(target),
                                  str(entry["sha256"]), results, remembered=str(entry["at"]))
-        except (AssertionError, KeyError, TypeError):
-            return None  # absent, or an entry this code cannot read: verify again
+        except (KeyError, TypeError):
+            return None  # an entry this code cannot read: verify again
         return report if report.ok and report.wheel == path.name else None
 
     def keep(self, key: str, report: WheelReport) -> None:
@@ -94,7 +96,7 @@ class Memory:
         self.entries[key] = {
             "wheel": report.wheel, "target": report.target, "sha256": report.sha256,
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "results": [{"check": r.check, "status": r.status, "detail": r.detail} for r in report.results],
+            "results": [asdict(r) for r in report.results],
         }
         self.changed = True
 
