@@ -11,7 +11,7 @@ command's exit status. On Windows, where exec is emulated with a child process,
 it runs the binary as a child and exits with the child's return code.
 
 Only ``os`` and ``sys`` are imported at start: this module runs on every
-`noetl` invocation, so nothing heavy (the server, FastAPI, uvicorn) may be
+`noetl` invocation, so nothing heavy (the server, Starlette, uvicorn) may be
 imported here. The rest is imported lazily, on the error path only.
 
 When exec fails, the message says why: for ENOENT on a binary that is there, the

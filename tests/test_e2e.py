@@ -48,7 +48,7 @@ PLAYBOOK = yaml.safe_load(FIXTURE.read_text(encoding="utf-8"))
 PLAYBOOK_NAME = PLAYBOOK["metadata"]["name"]  # "hello"
 PLAYBOOK_PATH = PLAYBOOK["metadata"]["path"]  # "examples/hello"
 GREETING = PLAYBOOK["workload"]["greeting"]  # "Hello, NoETL"
-# What the system has on PATH without the venv: /usr/bin/python3 has no FastAPI.
+# What the system has on PATH without the venv: /usr/bin/python3 has no Starlette.
 SYSTEM_PATH = os.pathsep.join(["/usr/local/bin", "/usr/bin", "/bin"])
 DECOY_MESSAGE = "DECOY: imported ./noetl from the working directory instead of the installed wheel"
 
@@ -480,6 +480,21 @@ def test_catalog_get_returns_the_yaml(server: Server, registered) -> None:
     proc = server.cli("catalog", "get", PLAYBOOK_PATH)
     assert proc.returncode == 0, describe(proc)
     assert proc.stdout == FIXTURE.read_text(encoding="utf-8"), describe(proc)
+
+
+def test_a_playbook_over_the_body_limit_gets_the_servers_413(server: Server, registered, tmp_path: Path) -> None:
+    """The CLI writes its whole body before it reads: the server drains it after the 413, so the
+    user reads the server's reason, not 'Broken pipe' (issue 18)."""
+    big = tmp_path / "big.yaml"
+    big.write_text(FIXTURE.read_text(encoding="utf-8") + 'blob: "' + "x" * (3 * 1024 * 1024) + '"\n')
+    proc = server.cli("catalog", "register", big)
+    assert proc.returncode != 0, describe(proc)
+    line = one_line_error(proc)
+    assert "request body too large: the limit is 2097152 bytes (--max-body-size)" in line, line
+    assert "Broken pipe" not in proc.stderr
+    # nothing was stored, and the server still answers
+    listed = server.cli("catalog", "list", "--json")
+    assert [item["version"] for item in json.loads(listed.stdout)["items"]] == [1], describe(listed)
 
 
 def test_ui_in_headless_chromium_shows_the_catalog(server: Server, registered, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
+from starlette.testclient import TestClient
 
 from noetl.server import paths
 from noetl.server.app import create_app

@@ -148,7 +148,7 @@ def pkg_root(tmp_path: Path) -> Path:
 
 
 def test_importing_the_wrapper_loads_nothing_heavy(tmp_path: Path) -> None:
-    """Only noetl and noetl.cli_wrapper are new in sys.modules: no server, no FastAPI."""
+    """Only noetl and noetl.cli_wrapper are new in sys.modules: no server, no Starlette."""
     code = textwrap.dedent(
         """
         import json, sys
@@ -170,7 +170,7 @@ def test_importing_the_wrapper_loads_nothing_heavy(tmp_path: Path) -> None:
     ).stdout
     new = set(json.loads(out))
     assert new == {"noetl", "noetl.cli_wrapper"}, new
-    for heavy in ("fastapi", "uvicorn", "starlette", "pydantic", "yaml", "noetl.server"):
+    for heavy in ("fastapi", "uvicorn", "starlette", "pydantic", "yaml", "ruamel", "ruamel.yaml", "noetl.server"):
         assert heavy not in new
 
 

@@ -1,6 +1,6 @@
-"""The NoETL server: ``python -m noetl.server`` (FastAPI + uvicorn, SQLite catalog).
+"""The NoETL server: ``python -m noetl.server`` (Starlette + uvicorn, SQLite catalog).
 
 The HTTP contract is docs/api.md. This package module stays import-free so that
-``python -m noetl.server --help`` answers without loading FastAPI; the app
+``python -m noetl.server --help`` answers without loading Starlette; the app
 itself is built by :func:`noetl.server.app.create_app`.
 """

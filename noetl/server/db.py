@@ -32,7 +32,7 @@ class Database:
     """A SQLite catalog database at ``path``.
 
     A new connection is opened for each operation: cheap for SQLite, and safe
-    with FastAPI running sync endpoints in a thread pool.
+    with Starlette running sync endpoints in a thread pool.
     """
 
     def __init__(self, path: str | Path, ddl_directory: str | Path | None = None):

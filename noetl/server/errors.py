@@ -1,7 +1,7 @@
 """Every error answer of the server: ``{"detail": "<one line>"}`` JSON (docs/api.md).
 
 :func:`error_response` is the one place such a body is made; the exception
-handlers installed by :func:`install_error_handlers` and the guard middlewares
+handlers in :data:`EXCEPTION_HANDLERS` and the guard middlewares
 (:mod:`noetl.server.guard`) all answer through it.
 """
 
@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from typing import Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from noetl.server.db import NotInitializedError
 from noetl.server.limits import MAX_DETAIL_CHARS
@@ -54,45 +53,39 @@ def error_response(
     )
 
 
-def _validation_detail(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-        parts.append("%s: %s" % (loc, err.get("msg", "invalid")))
-    return "invalid request: " + ("; ".join(parts) or "malformed")
+def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status_code, exc.detail)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Make every error ``app`` answers, expected or not, the JSON error shape."""
+def _not_initialized(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(503, NOT_INITIALIZED)
 
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status_code, exc.detail)
 
-    @app.exception_handler(NotInitializedError)
-    async def _not_initialized(request: Request, exc: NotInitializedError) -> JSONResponse:
-        return error_response(503, NOT_INITIALIZED)
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    # Routing's 404/405 (with its Allow header), the UI's missing files.
+    assert isinstance(exc, HTTPException)
+    return error_response(exc.status_code, exc.detail, exc.headers)
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(400, _validation_detail(exc))
 
-    # Routing's 404/405, FastAPI's body parsing errors, the UI's missing files.
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, exc.detail, exc.headers)
+def _db_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(500, "database error: %s" % exc)
 
-    @app.exception_handler(sqlite3.Error)
-    async def _db_error(request: Request, exc: sqlite3.Error) -> JSONResponse:
-        log.error("database error on %s %s: %s", request.method, request.url.path, exc)
-        return error_response(500, "database error: %s" % exc)
 
-    # The last resort (Starlette's ServerErrorMiddleware calls it for any other
-    # exception, then re-raises it to the ASGI server): a bug, never the
-    # client's input. The traceback goes to the log, not to the client.
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error(
-            "unexpected error on %s %s", request.method, request.url.path, exc_info=exc
-        )
-        return error_response(500, INTERNAL_ERROR)
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # The last resort (Starlette's ServerErrorMiddleware calls it for any other exception,
+    # then re-raises it to the ASGI server): a bug, never the client's input. The traceback
+    # goes to the log, not to the client.
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, INTERNAL_ERROR)
+
+
+# Every error the app answers, expected or not, in the JSON error shape: Starlette(exception_handlers=...).
+EXCEPTION_HANDLERS: Mapping[Any, Callable[[Request, Exception], JSONResponse]] = {
+    ApiError: _api_error,
+    NotInitializedError: _not_initialized,
+    HTTPException: _http_error,
+    sqlite3.Error: _db_error,
+    Exception: _unexpected,
+}

@@ -9,10 +9,11 @@ are a :class:`noetl.server.limits.Limits`.
 
 from __future__ import annotations
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from noetl.server.errors import error_response
-from noetl.server.limits import Limits
+from noetl.server.limits import DRAIN_MAX_BYTES, DRAIN_MAX_SECONDS, Limits
 
 _CLOSE = {"Connection": "close"}
 
@@ -56,7 +57,10 @@ class BodyLimitMiddleware:
     """413 for a body over ``limits.max_body_bytes``: by ``Content-Length`` before
     reading, else (chunked) as soon as the bytes read pass the limit.
 
-    The body is read here, up to the limit, and handed on in one message.
+    The body is read here, up to the limit, and handed on in one message. A body refused by its
+    Content-Length is answered at once, then drained (read and dropped, at most DRAIN_MAX_BYTES
+    in DRAIN_MAX_SECONDS) before the connection closes, so that a client still writing it gets
+    the answer rather than a broken pipe.
     """
 
     def __init__(self, app: ASGIApp, limits: Limits) -> None:
@@ -77,7 +81,7 @@ class BodyLimitMiddleware:
                 await error_response(400, "invalid Content-Length header", _CLOSE)(scope, receive, send)
                 return
             if int(length) > self.limit:
-                await error_response(413, self._too_large(), _CLOSE)(scope, receive, send)
+                await self._refuse_and_drain(int(length), receive, send)
                 return
 
         chunks: list[bytes] = []
@@ -107,3 +111,21 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _refuse_and_drain(self, length: int, receive: Receive, send: Send) -> None:
+        response = error_response(413, self._too_large(), _CLOSE)
+        await send({"type": "http.response.start", "status": response.status_code,
+                    "headers": response.raw_headers})
+        # The whole answer goes out now; the empty last part, which closes the connection, waits
+        # for the drain.
+        await send({"type": "http.response.body", "body": response.body, "more_body": True})
+        left = min(length, DRAIN_MAX_BYTES)
+        with anyio.move_on_after(DRAIN_MAX_SECONDS):
+            while left > 0:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                left -= len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+        await send({"type": "http.response.body", "body": b"", "more_body": False})

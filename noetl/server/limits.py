@@ -43,6 +43,12 @@ MAX_YAML_MERGED_KEYS = 100_000
 #: Longest error ``detail`` sent back (it may quote the client's input).
 MAX_DETAIL_CHARS = 1000
 
+# A body refused by its Content-Length is still read, and thrown away, after the 413 went out, up
+# to this many bytes and seconds: a client that writes its whole body before it reads (the noetl
+# CLI, most HTTP libraries) then sees the 413 instead of a broken pipe. Nothing of it is kept.
+DRAIN_MAX_BYTES = 64 * 1024 * 1024
+DRAIN_MAX_SECONDS = 30.0
+
 
 class SettingError(ValueError):
     """A limit setting (option or environment variable) is not valid."""

@@ -7,10 +7,11 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-from yaml.composer import ComposerError
-from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml import YAML
+from ruamel.yaml.composer import Composer, ComposerError
+from ruamel.yaml.constructor import ConstructorError, SafeConstructor
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from noetl.server.limits import MAX_YAML_DEPTH, MAX_YAML_MERGED_KEYS
 
@@ -49,33 +50,34 @@ def decode_content(content_base64: str) -> str:
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
+# YAML 1.2 (ruamel.yaml's default), as the noetl CLI's YAML reader (serde) reads playbooks:
+# `yes`/`no`/`y`/`n` are strings, only `true`/`false` booleans. (PyYAML, used before 0.2, read
+# YAML 1.1; a `%YAML 1.1` directive in a document still selects it.)
 
-class _BoundedLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing what it would crash or blow up on.
+
+class _BoundedComposer(Composer):  # type: ignore[misc]
+    """ruamel.yaml's composer, refusing what would crash or blow up later.
 
     - nesting deeper than MAX_YAML_DEPTH (the composer recurses per level);
-    - a string with a lone surrogate (``"\\ud800"``), which is not Unicode
-      text and cannot be stored or sent back as UTF-8;
-    - merge keys (``<<``) copying more than MAX_YAML_MERGED_KEYS entries in all
-      (each merge copies, so chained merges grow exponentially).
+    - a string with a lone surrogate (``"\\ud800"``), which is not Unicode text and
+      cannot be stored or sent back as UTF-8.
     """
 
-    def __init__(self, stream: str):
-        super().__init__(stream)
-        self._depth = 0
-        self._merged = 0
+    def __init__(self, loader: Any = None) -> None:
+        super().__init__(loader)
+        self._levels = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        if self._depth >= MAX_YAML_DEPTH:
+        if self._levels >= MAX_YAML_DEPTH:
             raise ComposerError(
                 None, None, "nested deeper than %d levels" % MAX_YAML_DEPTH,
-                self.peek_event().start_mark,
+                self.parser.peek_event().start_mark,
             )
-        self._depth += 1
+        self._levels += 1
         try:
             node = super().compose_node(parent, index)
         finally:
-            self._depth -= 1
+            self._levels -= 1
         if isinstance(node, ScalarNode):
             try:
                 node.value.encode("utf-8")
@@ -86,6 +88,16 @@ class _BoundedLoader(yaml.SafeLoader):
                 ) from None
         return node
 
+
+class _BoundedConstructor(SafeConstructor):  # type: ignore[misc]
+    """The safe constructor, counting what merge keys (``<<``) copy: each merge copies, so
+    chained merges grow exponentially; more than MAX_YAML_MERGED_KEYS entries in all is refused.
+    Duplicate keys are refused (ruamel.yaml's default), as the noetl CLI's YAML reader does."""
+
+    def __init__(self, preserve_quotes: Any = None, loader: Any = None) -> None:
+        super().__init__(preserve_quotes=preserve_quotes, loader=loader)
+        self._merged = 0
+
     def _count_merged(self, node: MappingNode, entries: int) -> None:
         self._merged += entries
         if self._merged > MAX_YAML_MERGED_KEYS:
@@ -95,54 +107,45 @@ class _BoundedLoader(yaml.SafeLoader):
                 node.start_mark,
             )
 
-    def flatten_mapping(self, node: MappingNode) -> None:
-        # SafeConstructor.flatten_mapping, counting what the merges copy.
-        merge: list[Any] = []
-        index = 0
-        while index < len(node.value):
-            key_node, value_node = node.value[index]
-            if key_node.tag == _MERGE_TAG:
-                del node.value[index]
-                if isinstance(value_node, MappingNode):
-                    self.flatten_mapping(value_node)
-                    self._count_merged(node, len(value_node.value))
-                    merge.extend(value_node.value)
-                elif isinstance(value_node, SequenceNode):
-                    submerge = []
-                    for subnode in value_node.value:
-                        if not isinstance(subnode, MappingNode):
-                            raise ConstructorError(
-                                "while constructing a mapping", node.start_mark,
-                                "expected a mapping for merging, but found %s" % subnode.id,
-                                subnode.start_mark,
-                            )
-                        self.flatten_mapping(subnode)
-                        self._count_merged(node, len(subnode.value))
-                        submerge.append(subnode.value)
-                    submerge.reverse()
-                    for value in submerge:
-                        merge.extend(value)
-                else:
+    def flatten_mapping(self, node: MappingNode) -> Any:
+        # Count first, then let ruamel.yaml merge: the count of one level is the merged
+        # mappings' sizes, each already flattened (and counted) by the recursion.
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE_TAG:
+                continue
+            sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+            for source in sources:
+                if isinstance(source, MappingNode):
+                    self.flatten_mapping(source)
+                    self._count_merged(node, len(source.value))
+        return super().flatten_mapping(node)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        # ruamel.yaml turns a sequence key into a tuple; a playbook's keys are scalars, as
+        # JSON's and the CLI's are: a sequence or mapping as a key is refused.
+        if isinstance(node, MappingNode):
+            for key_node, _ in node.value:
+                if not isinstance(key_node, ScalarNode):
                     raise ConstructorError(
                         "while constructing a mapping", node.start_mark,
-                        "expected a mapping or list of mappings for merging, but found %s"
-                        % value_node.id,
-                        value_node.start_mark,
+                        "found unhashable key", key_node.start_mark,
                     )
-            elif key_node.tag == "tag:yaml.org,2002:value":
-                key_node.tag = "tag:yaml.org,2002:str"
-                index += 1
-            else:
-                index += 1
-        if merge:
-            node.value = merge + node.value
+        return super().construct_mapping(node, deep=deep)
+
+
+def _parser() -> YAML:
+    """A fresh pure-Python safe parser (one per document: parsers keep state)."""
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Composer = _BoundedComposer
+    yaml.Constructor = _BoundedConstructor
+    return yaml
 
 
 def load_yaml(content: str) -> Any:
     """The one YAML document in ``content``; raise :class:`PlaybookError` if it is not one."""
     try:
-        return yaml.load(content, Loader=_BoundedLoader)  # noqa: S506 (a SafeLoader)
-    except yaml.YAMLError as exc:
+        return _parser().load(content)
+    except YAMLError as exc:
         raise PlaybookError(_yaml_error(exc)) from None
     except RecursionError:  # the depth bound should make this unreachable
         raise PlaybookError("content is not valid YAML: nested too deeply") from None
@@ -152,7 +155,7 @@ def load_yaml(content: str) -> Any:
         raise PlaybookError("content is not valid YAML: bad value: %s" % _one_line(exc)) from None
 
 
-def _yaml_error(exc: yaml.YAMLError) -> str:
+def _yaml_error(exc: YAMLError) -> str:
     problem = getattr(exc, "problem", None) or str(exc)
     mark = getattr(exc, "problem_mark", None)
     where = " (line %d, column %d)" % (mark.line + 1, mark.column + 1) if mark else ""
