@@ -8,6 +8,8 @@
     python -m noetl_build version [--bump [--dry-run] | --print | --check]
     python -m noetl_build publish [--repository-url URL] [--allow-dev] [--attestations] [--check]
     python -m noetl_build wheelhouse
+    python -m noetl_build deps [--index-url URL] [--python X.Y ...] [--version V] [TRIPLE ...]
+    python -m noetl_build userland [--work DIR] [TRIPLE ...]
     python -m noetl_build rehearse [--work DIR]
     python -m noetl_build release-assets DIR
     python -m noetl_build shards
@@ -60,12 +62,25 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--repository-url", default=None, metavar="URL", help="the index's upload URL (default: PyPI's)")
     publish.add_argument("--allow-dev", action="store_true", help="allow a development version (never to PyPI)")
     publish.add_argument("--attestations", action="store_true", help="sign each file (PEP 740, sigstore; in CI) and upload the attestations")
-    publish.add_argument("--check", action="store_true", help="run every refusal, upload nothing")
+    publish.add_argument("--check", action="store_true",
+                         help="run every refusal and prove every target's dependencies install from wheels, upload nothing")
+    publish.add_argument("--index-url", default=None, metavar="URL",
+                         help="with --check: the simple index users install from (default: PyPI's and TestPyPI's "
+                              "/simple/ for their upload URL, else REPOSITORY_URL + 'simple/')")
     rehearse = sub.add_parser("rehearse", help="publish to a real index on 127.0.0.1 and prove every target installs back from it")
     rehearse.add_argument("--work", type=Path, help="scratch directory (default: BUILD/rehearsal)")
     assets = sub.add_parser("release-assets", help="copy what a GitHub release carries (wheels, sdist, sums, manifest, SBOMs) into DIR")
     assets.add_argument("directory", type=Path, metavar="DIR")
     sub.add_parser("wheelhouse", help="fetch what the rehearsal's fresh venvs install besides noetl into BUILD/wheelhouse")
+    deps = sub.add_parser("deps", help="prove noetl's whole install closure is wheels on every target's platform (no compiler)")
+    deps.add_argument("targets", nargs="*", metavar="TRIPLE", help="default: every target")
+    deps.add_argument("--index-url", default=None, metavar="URL", help="the simple index (default: the one pip uses here)")
+    deps.add_argument("--python", action="append", default=[], metavar="X.Y",
+                      help="a Python version to prove it for (repeatable; default: platforms.toml [python])")
+    deps.add_argument("--version", default=None, metavar="V",
+                      help="noetl's version on the index (default: this checkout's; its Requires-Dist is read from "
+                           "dist/'s wheels when the index does not have it)")
+    deps.add_argument("--json", type=Path, help="the report (default: BUILD/deps.json)")
     sub.add_parser("shards", help="the JSON for a CI strategy.matrix: one shard per group of targets sharing a toolchain")
     gather = sub.add_parser("gather", help="merge the dist/ parts built by shards into one dist/ (one SHA256SUMS, one manifest)")
     gather.add_argument("parts", nargs="+", type=Path, metavar="PART")
@@ -163,13 +178,31 @@ def _dispatch(args: argparse.Namespace, layout: Layout) -> int:
             return 0
         publish.publish(
             layout, matrix, repository_url=args.repository_url, allow_dev=args.allow_dev,
-            attestations=args.attestations, check_only=args.check, progress=say,
+            attestations=args.attestations, check_only=args.check, index_url=args.index_url, progress=say,
         )
         return 0
+    if args.command == "deps":
+        from . import deps
+        from .platforms import parse_version
+        from .version import build_version
+
+        targets = matrix.select(args.targets) if args.targets else matrix.targets
+        try:
+            pythons = [parse_version(text) for text in args.python] or None
+        except ValueError as exc:
+            raise ConfigError(f"--python: {exc}") from None
+        closure = deps.check(deps.Index(args.index_url or deps.default_index()), targets,
+                            args.version or build_version(layout.root), pythons=pythons,
+                            local_wheels=layout.dist, progress=say)
+        deps.write_json(closure, args.json or layout.deps_json)
+        print(deps.render(closure))
+        for line in deps.failures(closure):
+            print(f"error: {line}", file=sys.stderr)
+        return 0 if closure.ok else 1
     if args.command == "wheelhouse":
         from . import rehearsal
 
-        print(rehearsal.fill_wheelhouse(layout, progress=say))
+        print(rehearsal.fill_wheelhouse(layout, matrix, progress=say))
         return 0
     if args.command == "rehearse":
         from . import rehearsal

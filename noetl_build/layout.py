@@ -139,6 +139,16 @@ class Layout:
         return self.build / "wheelhouse"
 
     @property
+    def deps_json(self) -> Path:
+        """The dependency check's report (python -m noetl_build deps, publish --check)."""
+        return self.build / "deps.json"
+
+    @property
+    def userland(self) -> Path:
+        """Debian roots (one directory per release and arch, kept between runs) and their reports."""
+        return self.build / "userland"
+
+    @property
     def rehearsal(self) -> Path:
         return self.build / "rehearsal"
 

@@ -32,6 +32,7 @@ class System:
     libraries: tuple[str, ...] = ()  # patterns of the shared libraries every system has
     subsystem: str | None = None  # PE: the subsystem a console program has
     environments: tuple[str, ...] = ()  # the triple's env starts with one: its C library (none: no env)
+    markers: dict[str, str] = field(default_factory=dict)  # PEP 508 values: os_name, sys_platform, platform_system
 
     def environment(self, env: str | None) -> str | None:
         """The C library (or toolchain) a triple's environment names; ValueError if none fits."""
@@ -62,6 +63,11 @@ class Arch:
     zig_arch: str = ""
     arm_isa: str | None = None  # v6, v7: the newest ARM instruction set the binary may use
     uv: UvNames = field(default_factory=lambda: UvNames())
+    windows_machine: str | None = None  # platform.machine() on Windows: AMD64, x86, ARM64
+
+    def machine(self, os_key: str) -> str | None:
+        """What platform.machine() says on ``os_key`` (PEP 508's platform_machine)."""
+        return self.windows_machine if os_key == "windows" else self.wheel_arch.get(os_key)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,7 +133,8 @@ def systems() -> dict[str, System]:
         key: System(key=key, name=facts["name"], rust_os=facts["rust-os"], format=facts["format"], zig_os=facts["zig-os"],
                     environments=tuple(facts.get("environments", ())),
                     exe_suffix=facts.get("exe-suffix", ""), link_args=tuple(facts.get("link-args", ())),
-                    libraries=tuple(facts.get("libraries", ())), subsystem=facts.get("subsystem"))
+                    libraries=tuple(facts.get("libraries", ())), subsystem=facts.get("subsystem"),
+                    markers=dict(facts.get("markers", {})))
         for key, facts in _data()["os"].items()
     }
 
@@ -151,6 +158,7 @@ def arches() -> dict[str, Arch]:
             zig_arch=facts.get("zig-arch", name),
             arm_isa=facts.get("arm-isa"),
             uv=_uv_names(facts.get("uv", {})),
+            windows_machine=facts.get("windows-machine"),
         )
     return result
 
@@ -280,3 +288,8 @@ def tag_problem(tag: str, triple: Triple, minimum: tuple[int, int] | None) -> st
         want = ".".join(map(str, minimum))
         return f"'{tag}' says {have}, but the target's minimum is {want}"
     return None
+
+
+def python_versions() -> tuple[tuple[int, int], ...]:
+    """The Python versions noetl's dependencies are proven for (platforms.toml [python])."""
+    return tuple(parse_version(v) for v in _data()["python"]["versions"])

@@ -155,12 +155,15 @@ def _verified(report_path: Path, digests: dict[str, str]) -> None:
 def publish(
     layout: Layout, matrix: Matrix, *, repository_url: str | None = None, allow_dev: bool = False,
     attestations: bool = False, check_only: bool = False, credentials: tuple[str, str] | None = None,
-    progress: Callable[[str], None] = lambda _: None,
+    index_url: str | None = None, progress: Callable[[str], None] = lambda _: None,
 ) -> ReleaseSet:
     """Upload the release set of dist/ to ``repository_url`` (PyPI's by default) with twine.
 
     Credentials come as twine finds them (TWINE_USERNAME / TWINE_PASSWORD, keyring, trusted
-    publishing in CI, a prompt) unless ``credentials`` gives them.
+    publishing in CI, a prompt) unless ``credentials`` gives them. With ``check_only`` nothing is
+    uploaded, and noetl's dependencies are proven to install from wheels alone on every target
+    from the index users will install from (``index_url``, else :func:`simple_index` of the
+    upload URL).
     """
     url = repository_url or PYPI_UPLOAD_URL
     release = release_set(layout, matrix, allow_dev=allow_dev, repository_url=url)
@@ -168,12 +171,34 @@ def publish(
         raise ReleaseError(f"--attestations: only PyPI and TestPyPI accept attestations, not {url}")
     count = f"{len(release.files)} files of noetl {release.version}"
     if check_only:
-        progress(f"ready to publish {count} to {url}: complete, verified, one version")
+        _check_dependencies(layout, matrix, release, index_url or simple_index(url), progress)
+        progress(f"ready to publish {count} to {url}: complete, verified, one version, every dependency a wheel")
         return release
     signed = _sign(release, layout.publish_staging) if attestations else {}
     _upload(release, url, signed, credentials, progress)
     progress(f"published {count} to {url}")
     return release
+
+
+def simple_index(upload_url: str) -> str:
+    """Where users of ``upload_url`` install from: PyPI's and TestPyPI's /simple/ for their
+    /legacy/ upload URL; for any other index (pypiserver, devpi) the upload URL + ``simple/``."""
+    if upload_url.rstrip("/").endswith("/legacy"):
+        return upload_url.rstrip("/").removesuffix("/legacy").replace("upload.pypi.org", "pypi.org") + "/simple/"
+    return upload_url.rstrip("/") + "/simple/"
+
+
+def _check_dependencies(layout: Layout, matrix: Matrix, release: ReleaseSet, index_url: str,
+                        progress: Callable[[str], None]) -> None:
+    from . import deps
+
+    progress(f"==> dependencies: every target's closure from {index_url}")
+    report = deps.check(deps.Index(index_url), matrix.targets, release.version, local_wheels=layout.dist, progress=progress)
+    deps.write_json(report, layout.deps_json)
+    if not report.ok:
+        failing = deps.failures(report)
+        raise ReleaseError(f"{len(failing)} target environment(s) would need a compiler or fail to install from "
+                           f"{index_url}: {failing[0]}{f' (and more: {layout.deps_json})' if len(failing) > 1 else ''}")
 
 
 def _sign(release: ReleaseSet, staging: Path) -> dict[Path, list[Path]]:

@@ -1,8 +1,9 @@
 """The release rehearsal: publish dist/ to a real package index on 127.0.0.1, then prove from
 that index what users would get.
 
-    fill_wheelhouse(layout) -> Path          noetl's dependencies and build requirements, fetched
-                                             once from the registry (before anything else runs)
+    fill_wheelhouse(layout, matrix) -> Path  noetl's dependencies for every target's platform and the
+                                             sdist's build requirements, fetched once from the registry
+                                             (before anything else runs)
     rehearse(layout, matrix) -> Outcome      index up, publish, prove, index down
     render(outcome) -> str                   one table: target, wheel, pip, uv, ran
 
@@ -15,6 +16,8 @@ open, serving what is published beside build/wheelhouse; nothing is asked of any
   wheel, byte-identical to dist/, and uv (where it has a name for the platform) installs it;
 - a fresh venv's `pip install noetl` runs `noetl --version` as the release and serves;
 - a fresh venv's `pip install --no-binary noetl noetl` compiles the sdist, and works too;
+- noetl's whole install closure is wheels on every target's platform and Python (deps.check);
+- `pipx install`, `uv tool install` and `uvx` give a working `noetl`;
 - the downloaded files pass verify again (binaries run natively, under qemu or wine).
 """
 
@@ -42,6 +45,7 @@ from .procs import Captured, background, capture
 from .publish import ReleaseSet, publish
 from .report import table
 from .targets import Matrix, Target
+from .tool_installs import tool_installs
 from .verify.resolution import PYTHON
 
 WHEELHOUSE_REQUIREMENTS = "wheelhouse.txt"
@@ -88,21 +92,45 @@ class Outcome:
 # ---------------------------------------------------------------- the wheelhouse
 
 
-def fill_wheelhouse(layout: Layout, *, progress: Progress = lambda _: None) -> Path:
-    """pip download requirements/wheelhouse.txt for this interpreter into BUILD/wheelhouse, once."""
-    requirements = layout.root / "requirements" / WHEELHOUSE_REQUIREMENTS
+def fill_wheelhouse(layout: Layout, matrix: Matrix, *, progress: Progress = lambda _: None) -> Path:
+    """BUILD/wheelhouse, filled once: requirements/wheelhouse.txt for this interpreter (the sdist's
+    build requirements), plus noetl's dependencies for EVERY target's platform and Python
+    (deps.fill: their closure resolved per platform, pinned where wheelhouse.txt pins them), so the
+    index serves what a user on any of them installs. Refused when a closure is not all wheels."""
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+    from packaging.utils import canonicalize_name
+
+    from . import deps
+    from .files import read_toml
+    from .platforms import python_versions
+
+    requirements_file = layout.root / "requirements" / WHEELHOUSE_REQUIREMENTS
+    dependencies = [Requirement(r) for r in read_toml(layout.root / "pyproject.toml", what="noetl's [project] dependencies", error=ReleaseError)["project"]["dependencies"]]
+    platforms = sorted({(e.platform, e.python) for e in deps.environments(matrix.targets)})
+    key = hashlib.sha256(json.dumps([requirements_file.read_text(), [str(d) for d in dependencies], platforms,
+                                     sys.version, list(python_versions())]).encode()).hexdigest()
     where = layout.wheelhouse
-    key = hashlib.sha256(requirements.read_bytes() + sys.version.encode()).hexdigest()
     marker = where / ".filled"
     if marker.is_file() and marker.read_text() == key:
         return where
-    progress(f"==> wheelhouse: fetching {requirements.name} into {where}")
+    progress(f"==> wheelhouse: fetching {requirements_file.name} into {where}")
     where.mkdir(parents=True, exist_ok=True)
     proc = capture([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
-                    "--only-binary=:all:", "-d", where, "-r", requirements], timeout=900)
+                    "--only-binary=:all:", "-d", where, "-r", requirements_file], timeout=900)
     if not proc.ok:
         raise ReleaseError(f"fetching the wheelhouse failed ({proc.last_line('no output')}): "
                            "check the package registry is reachable")
+    pins: dict[str, SpecifierSet] = {}
+    for line in requirements_file.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            pinned = Requirement(line)
+            pins[canonicalize_name(pinned.name)] = pinned.specifier
+    wanted = {canonicalize_name(d.name) for d in dependencies}
+    progress(f"==> wheelhouse: noetl's dependencies for {len(platforms)} platform/Python pairs")
+    deps.fill(deps.Index(deps.default_index()), matrix.targets, dependencies, where,
+              constraints={name: spec for name, spec in pins.items() if name in wanted}, progress=progress)
     marker.write_text(key)
     return where
 
@@ -195,6 +223,7 @@ def rehearse(
                           progress=progress)
         steps.append(Step("upload", True, f"{len(release.files)} files with twine to {index.url}"))
         steps.append(_listing(index, release))
+        steps.append(_dependencies(index, matrix, release, work, progress))
         downloads = work / "downloaded"
         choices = [_select(index, target, wheel, release, downloads, work, progress)
                    for target, wheel in zip(matrix.targets, release.wheels, strict=True)]
@@ -204,6 +233,9 @@ def rehearse(
         progress("==> host: pip install --no-binary noetl from the index (compiles the sdist's binary)")
         steps.append(_install_and_serve("install sdist", index, release, work / "sdist-venv", source=True,
                                         cargo_target=layout.rehearsal_cargo))
+        progress("==> host: pipx install, uv tool install and uvx noetl from the index")
+        steps += [Step(t.name, t.ok, t.detail)
+                  for t in tool_installs(index.simple, release.version, work / "tools", _user_env(work / "tools"))]
         progress("==> verify: the files downloaded from the index")
         verdicts, verify_step = _verify_downloads(layout, matrix, downloads, work, progress)
         steps.append(verify_step)
@@ -231,6 +263,21 @@ def _fresh_scratch(work: Path) -> Path:
     work.mkdir(parents=True, exist_ok=True)
     marker.write_text("scratch of `python -m noetl_build rehearse`: cleared by the next one\n")
     return work
+
+
+def _dependencies(index: Index, matrix: Matrix, release: ReleaseSet, work: Path, progress: Progress) -> Step:
+    """deps.check against the index: noetl and its closure are wheels on every target's platform."""
+    from . import deps
+
+    report = deps.check(deps.Index(index.simple), matrix.targets, release.version, progress=progress)
+    deps.write_json(report, work / "deps.json")
+    failing = deps.failures(report)
+    if failing:
+        return Step("dependencies", False, f"{len(failing)} of {len(report.resolutions)} environments need a "
+                                           f"compiler or fail: {failing[0]} ({work / 'deps.json'})")
+    packages = sorted({p.name for r in report.resolutions for p in r.picks} - {"noetl"})
+    return Step("dependencies", True, f"{len(report.resolutions)} target/Python environments install noetl and "
+                                      f"{', '.join(packages)} from wheels alone, no compiler")
 
 
 def _listing(index: Index, release: ReleaseSet) -> Step:
