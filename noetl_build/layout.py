@@ -144,11 +144,6 @@ class Layout:
         return self.build / "deps.json"
 
     @property
-    def userland(self) -> Path:
-        """Debian roots (one directory per release and arch, kept between runs) and their reports."""
-        return self.build / "userland"
-
-    @property
     def rehearsal(self) -> Path:
         return self.build / "rehearsal"
 
@@ -156,6 +151,25 @@ class Layout:
     def rehearsal_cargo(self) -> Path:
         """Cargo's target dir for the rehearsal's sdist install, kept between runs."""
         return self.build / "rehearsal-cargo"
+
+    @property
+    def userlands_file(self) -> Path:
+        """The Debian userlands' recipes (releases, architectures, what proves the others)."""
+        return self.root / "userlands.toml"
+
+    @property
+    def userlands(self) -> Path:
+        """Debian roots made by debootstrap, kept between runs; the userland session's report."""
+        return self.build / "userlands"
+
+    def userland_home(self, name: str) -> Path:
+        """One cached root (``root/``) beside the recipe that made it (``recipe.json``)."""
+        return self.userlands / plain_name(name, "the userland")
+
+    @property
+    def userland_index(self) -> Path:
+        """What the userland session's own package index serves: copies of dist/'s files."""
+        return self.userlands / "index"
 
     # ---- dist/: what a release is made of
 

@@ -95,11 +95,9 @@ class Outcome:
 def fill_wheelhouse(layout: Layout, matrix: Matrix, *, progress: Progress = lambda _: None) -> Path:
     """BUILD/wheelhouse, filled once: requirements/wheelhouse.txt for this interpreter (the sdist's
     build requirements), plus noetl's dependencies for EVERY target's platform and Python
-    (deps.fill: their closure resolved per platform, pinned where wheelhouse.txt pins them), so the
-    index serves what a user on any of them installs. Refused when a closure is not all wheels."""
+    (deps.fill: pyproject's dependencies, their closure resolved per platform), so the index
+    serves what a user on any of them installs. Refused when a closure is not all wheels."""
     from packaging.requirements import Requirement
-    from packaging.specifiers import SpecifierSet
-    from packaging.utils import canonicalize_name
 
     from . import deps
     from .files import read_toml
@@ -121,16 +119,9 @@ def fill_wheelhouse(layout: Layout, matrix: Matrix, *, progress: Progress = lamb
     if not proc.ok:
         raise ReleaseError(f"fetching the wheelhouse failed ({proc.last_line('no output')}): "
                            "check the package registry is reachable")
-    pins: dict[str, SpecifierSet] = {}
-    for line in requirements_file.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            pinned = Requirement(line)
-            pins[canonicalize_name(pinned.name)] = pinned.specifier
-    wanted = {canonicalize_name(d.name) for d in dependencies}
+    # unpinned: each Python gets what pip would give it (starlette 1.x needs 3.11, say)
     progress(f"==> wheelhouse: noetl's dependencies for {len(platforms)} platform/Python pairs")
-    deps.fill(deps.Index(deps.default_index()), matrix.targets, dependencies, where,
-              constraints={name: spec for name, spec in pins.items() if name in wanted}, progress=progress)
+    deps.fill(deps.Index(deps.default_index()), matrix.targets, dependencies, where, progress=progress)
     marker.write_text(key)
     return where
 
