@@ -238,14 +238,25 @@ def test_pypi_job() -> None:
     pypi = jobs["pypi"]
     environment = pypi["environment"]
     assert (environment["name"] if isinstance(environment, dict) else environment) == "pypi"
-    assert set(pypi["needs"]) == {"single", "gather"}
+    assert set(pypi["needs"]) == {"single", "gather", "rehearse"}
     condition = pypi["if"]
     for part in ("!cancelled()", "needs.single.result == 'success'", "needs.gather.result == 'success'",
-                 "startsWith(github.ref, 'refs/tags/v')"):
+                 "needs.rehearse.result == 'success'", "startsWith(github.ref, 'refs/tags/v')"):
         assert part in condition, f"the pypi job's if: lacks {part}"
-    assert run_steps(pypi)[-1] == "nox -s publish -- --attestations"
+    assert run_steps(pypi)[-2:] == ["nox -s publish -- --check", "nox -s publish -- --attestations"]
     assert not any("TWINE_PASSWORD" in str(step.get("env", {})) for step in steps_of(pypi)), "trusted publishing: no token"
     assert jobs["github-release"]["needs"] in ("pypi", ["pypi"])
+
+
+def test_the_rehearsal_gates_publishing() -> None:
+    """Every Debian userland runs before PyPI sees a file (issue 18): root with mount rights."""
+    jobs = every_job(load("release.yml"))
+    rehearse = jobs["rehearse"]
+    assert set(rehearse["needs"]) == {"single", "gather"}
+    assert rehearse["container"] == {"image": "debian:12", "options": "--privileged"}
+    assert run_steps(rehearse) == ["bash .ci/setup && nox -s rehearse"]
+    assert "startsWith(github.ref" not in rehearse["if"], "a dispatch rehearses too"
+    assert rehearse["permissions"] == {"contents": "read"}
 
 
 def test_every_job_has_a_timeout() -> None:
