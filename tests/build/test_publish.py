@@ -84,10 +84,32 @@ TEST_INDEX = ("--allow-dev", "--repository-url", "http://127.0.0.1:9/")
 # ---------------------------------------------------------------- what publish refuses
 
 
-def test_a_complete_verified_set_is_ready(release_dist: Path, targets_file: Path) -> None:
-    proc = check(release_dist, targets_file, *TEST_INDEX)
-    assert proc.returncode == 0, proc.stderr
+def test_a_complete_verified_set_is_ready(release_dist: Path, targets_file: Path, tmp_path: Path) -> None:
+    """--check also proves every target's dependencies are wheels on the index users install from;
+    here an index of just the dependencies (noetl not uploaded yet, as on PyPI before a release)."""
+    wheelhouse = Layout.at(ROOT).wheelhouse
+    assert (wheelhouse / ".filled").is_file(), "run the tests with nox -s tests (it fetches the wheelhouse first)"
+    with rehearsal.running_index(tmp_path / "packages", wheelhouse, tmp_path / "index.log") as index:
+        proc = check(release_dist, targets_file, *TEST_INDEX, "--index-url", index.simple)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"ready to publish 4 files of noetl {build_version()}" in proc.stderr
+    assert "every dependency a wheel" in proc.stderr
+    report = json.loads((ROOT / "build" / "deps.json").read_text())
+    assert report["ok"] and report["index"] == index.simple
+    assert "is not on" in report["note"], "noetl's Requires-Dist came from dist/'s wheels"
+    environments = {(e["target"], e["python"]) for e in report["environments"]}
+    assert ("x86_64-pc-windows-gnu", "3.11") in environments and len(environments) == 3 * 5
+
+
+def test_check_refuses_an_index_without_the_dependencies(release_dist: Path, targets_file: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    before = snapshot(release_dist)
+    with rehearsal.running_index(tmp_path / "packages", empty, tmp_path / "index.log") as index:
+        proc = check(release_dist, targets_file, *TEST_INDEX, "--index-url", index.simple)
+    assert_one_line_refusal(proc, "would need a compiler or fail to install from", index.simple,
+                            "nothing on the index satisfies it")
+    assert snapshot(release_dist) == before
 
 
 def test_a_development_version_is_refused(release_dist: Path, targets_file: Path) -> None:
@@ -250,7 +272,8 @@ def test_rehearsal_passes_every_step(rehearsed: dict) -> None:
     report, proc = rehearsed["report"], rehearsed["proc"]
     assert proc.returncode == 0 and report["ok"], proc.stdout[-4000:] + proc.stderr[-2000:]
     assert [s["name"] for s in report["steps"]] == [
-        "upload", "index lists", "sdist", "install wheel", "install sdist", "verify"]
+        "upload", "index lists", "dependencies", "sdist", "install wheel", "install sdist", "pipx", "uv tool", "uvx",
+        "verify"]
     assert all(s["ok"] for s in report["steps"])
     assert report["version"] == build_version()
     assert report["index"].startswith("http://127.0.0.1:")
@@ -281,6 +304,13 @@ def test_rehearsal_installs_the_release_from_the_index(rehearsed: dict) -> None:
     assert steps["install sdist"].startswith("compiled from the sdist: installed the py3-none-linux_x86_64 wheel")
     assert "server started, answered, stopped" in steps["install sdist"]
     assert "4 downloaded files; all passed" in steps["verify"]
+    # every target's platform x every Python: noetl's closure is wheels alone
+    assert steps["dependencies"].startswith("15 target/Python environments install noetl and ")
+    assert "starlette" in steps["dependencies"] and "no compiler" in steps["dependencies"]
+    for tool in ("pipx", "uv tool"):
+        assert f"noetl --version: noetl {build_version()}" in steps[tool], steps[tool]
+        assert "manylinux_2_17_x86_64 wheel" in steps[tool]
+    assert steps["uvx"].endswith(f"noetl {build_version()}")
 
 
 def test_rehearse_refuses_to_clear_a_directory_it_did_not_make(release_dist: Path, targets_file: Path,
