@@ -11,6 +11,7 @@
     nox -s publish [-- --repository-url URL --allow-dev --attestations --check]
                                          upload dist/ with twine, refusing an unproven set
     nox -s rehearse                      publish to an index on 127.0.0.1, install back
+    nox -s userland [-- TRIPLE ...]      install and run the wheels in real Debian roots (root)
     nox -s shards                        CI's strategy.matrix (JSON): one shard per toolchain
     nox -s gather -- PART [PART ...]     merge the shards' dist/ parts into dist/
 """
@@ -109,6 +110,14 @@ def rehearse(session: nox.Session) -> None:
     install(session, "release", "verify", "build")
     noetl_build(session, "wheelhouse")
     noetl_build(session, "rehearse", *session.posargs)
+
+
+@nox.session
+def userland(session: nox.Session) -> None:
+    """Install and run each Linux glibc target's wheel in a real Debian root: nox -s userland [-- TRIPLE ...]."""
+    install(session, "release", "verify", "build")
+    noetl_build(session, "wheelhouse")
+    noetl_build(session, "userland", *session.posargs)
 
 
 @nox.session

@@ -9,8 +9,8 @@
     python -m noetl_build publish [--repository-url URL] [--allow-dev] [--attestations] [--check]
     python -m noetl_build wheelhouse
     python -m noetl_build deps [--index-url URL] [--python X.Y ...] [--version V] [TRIPLE ...]
-    python -m noetl_build userland [--work DIR] [TRIPLE ...]
     python -m noetl_build rehearse [--work DIR]
+    python -m noetl_build userland [TRIPLE ...] [--wheelhouse DIR]
     python -m noetl_build release-assets DIR
     python -m noetl_build shards
     python -m noetl_build gather PART [PART ...]
@@ -69,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
                               "/simple/ for their upload URL, else REPOSITORY_URL + 'simple/')")
     rehearse = sub.add_parser("rehearse", help="publish to a real index on 127.0.0.1 and prove every target installs back from it")
     rehearse.add_argument("--work", type=Path, help="scratch directory (default: BUILD/rehearsal)")
+    userland = sub.add_parser("userland", help="install and run each Linux glibc target's wheel in a real Debian root (debootstrap, qemu)")
+    userland.add_argument("targets", nargs="*", metavar="TRIPLE", help="default: every target")
+    userland.add_argument("--wheelhouse", type=Path, help="the dependencies' wheels the index serves (default: BUILD/wheelhouse)")
     assets = sub.add_parser("release-assets", help="copy what a GitHub release carries (wheels, sdist, sums, manifest, SBOMs) into DIR")
     assets.add_argument("directory", type=Path, metavar="DIR")
     sub.add_parser("wheelhouse", help="fetch what the rehearsal's fresh venvs install besides noetl into BUILD/wheelhouse")
@@ -204,6 +207,12 @@ def _dispatch(args: argparse.Namespace, layout: Layout) -> int:
 
         print(rehearsal.fill_wheelhouse(layout, matrix, progress=say))
         return 0
+    if args.command == "userland":
+        from . import userland
+
+        proved = userland.userland(layout, matrix, args.targets, wheelhouse=args.wheelhouse, progress=say)
+        print(userland.render(proved))
+        return 0 if proved.ok else 1
     if args.command == "rehearse":
         from . import rehearsal
 
