@@ -486,7 +486,8 @@ def _prove(layout: Layout, target: Target, chosen: Userland, wheel: Path, *, ind
         return ok
 
     def row(python: str = "-", install: float | None = None, builds: int | None = None) -> Row:
-        every = tuple(steps.get(n) or Step(n, "-" if n == "uv" and not chosen.uv else "skip", "an earlier step failed")
+        every = tuple(steps.get(n) or (Step(n, "-", f"{layout.userlands_file.name} asks no uv install here")
+                                       if n == "uv" and not chosen.uv else Step(n, "skip", "an earlier step failed"))
                       for n in STEPS)
         return Row(target.name, chosen.label, python, wheel.name, install, builds, every, "",
                    time.monotonic() - started)
