@@ -359,23 +359,29 @@ def userland(layout: Layout, matrix: Matrix, triples: Sequence[str], *, wheelhou
     if len(versions) > 1:
         raise ReleaseError(f"dist/'s wheels of these targets have different versions ({', '.join(sorted(versions))}): "
                            "build them again from one commit")
-    packages = layout.userland_index
-    if packages.exists():
-        shutil.rmtree(packages)
-    packages.mkdir(parents=True)
-    for path in sorted(layout.dist.iterdir()):
-        if path.is_file() and path.name.endswith((".whl", ".tar.gz")):
-            shutil.copyfile(path, packages / path.name)
-    with running_index(packages, wheelhouse, layout.log("userland-index")) as index:
-        progress(f"==> index: pypiserver on {index.url} serving dist/ and {wheelhouse}")
-        return run_userlands(layout, matrix, triples, index_url=index.simple, version=versions.pop(),
-                             progress=progress)
+    with _exclusive(layout):
+        packages = layout.userland_index
+        if packages.exists():
+            shutil.rmtree(packages)
+        packages.mkdir(parents=True)
+        for path in sorted(layout.dist.iterdir()):
+            if path.is_file() and path.name.endswith((".whl", ".tar.gz")):
+                shutil.copyfile(path, packages / path.name)
+        with running_index(packages, wheelhouse, layout.log("userland-index")) as index:
+            progress(f"==> index: pypiserver on {index.url} serving dist/ and {wheelhouse}")
+            return _run(layout, matrix, triples, index_url=index.simple, version=versions.pop(), progress=progress)
 
 
 def run_userlands(layout: Layout, matrix: Matrix, triples: Sequence[str], *, index_url: str, version: str,
                   progress: Progress = lambda _: None) -> Outcome:
     """Every named target (all when none) in its Debian userland, installing noetl==``version`` from
     ``index_url`` (a simple index on 127.0.0.1 serving dist/'s files and their dependencies)."""
+    with _exclusive(layout):
+        return _run(layout, matrix, triples, index_url=index_url, version=version, progress=progress)
+
+
+def _run(layout: Layout, matrix: Matrix, triples: Sequence[str], *, index_url: str, version: str,
+         progress: Progress) -> Outcome:
     started = time.monotonic()
     recipes = load_recipes(layout.userlands_file)
     targets = matrix.select(triples)
@@ -386,7 +392,7 @@ def run_userlands(layout: Layout, matrix: Matrix, triples: Sequence[str], *, ind
         if wanted:
             debootstrap = _host_check(wanted)
             handlers = [binfmt.debian_handler(q, binfmt.run_name(q)) for q in sorted({u.qemu for u in wanted if u.qemu})]
-            with _exclusive(layout), binfmt.registered(handlers) as names:
+            with binfmt.registered(handlers) as names:
                 if names:
                     progress(f"==> binfmt_misc: registered {', '.join(names)} (removed again at the end)")
                 for target in targets:
