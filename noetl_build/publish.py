@@ -171,7 +171,7 @@ def publish(
         raise ReleaseError(f"--attestations: only PyPI and TestPyPI accept attestations, not {url}")
     count = f"{len(release.files)} files of noetl {release.version}"
     if check_only:
-        _check_dependencies(layout, matrix, release, index_url or simple_index(url), progress)
+        _check_dependencies(layout, matrix, release, index_url or simple_index(url))
         progress(f"ready to publish {count} to {url}: complete, verified, one version, every dependency a wheel")
         return release
     signed = _sign(release, layout.publish_staging) if attestations else {}
@@ -188,12 +188,11 @@ def simple_index(upload_url: str) -> str:
     return upload_url.rstrip("/") + "/simple/"
 
 
-def _check_dependencies(layout: Layout, matrix: Matrix, release: ReleaseSet, index_url: str,
-                        progress: Callable[[str], None]) -> None:
+def _check_dependencies(layout: Layout, matrix: Matrix, release: ReleaseSet, index_url: str) -> None:
     from . import deps
 
-    progress(f"==> dependencies: every target's closure from {index_url}")
-    report = deps.check(deps.Index(index_url), matrix.targets, release.version, local_wheels=layout.dist, progress=progress)
+    # quiet: a refusal stays one line; success is said by the "ready to publish" line
+    report = deps.check(deps.Index(index_url), matrix.targets, release.version, local_wheels=layout.dist)
     deps.write_json(report, layout.deps_json)
     if not report.ok:
         failing = deps.failures(report)
