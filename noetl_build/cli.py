@@ -9,7 +9,7 @@
     python -m noetl_build publish [--repository-url URL] [--allow-dev] [--attestations] [--check]
     python -m noetl_build wheelhouse
     python -m noetl_build deps [--index-url URL] [--python X.Y ...] [--version V] [TRIPLE ...]
-    python -m noetl_build rehearse [--work DIR]
+    python -m noetl_build rehearse [--work DIR] [--no-userlands]
     python -m noetl_build userland [TRIPLE ...] [--wheelhouse DIR]
     python -m noetl_build release-assets DIR
     python -m noetl_build shards
@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
                               "/simple/ for their upload URL, else REPOSITORY_URL + 'simple/')")
     rehearse = sub.add_parser("rehearse", help="publish to a real index on 127.0.0.1 and prove every target installs back from it")
     rehearse.add_argument("--work", type=Path, help="scratch directory (default: BUILD/rehearsal)")
+    rehearse.add_argument("--no-userlands", action="store_true",
+                          help="leave out the Debian userlands (they need root and debootstrap; nox -s userland)")
     userland = sub.add_parser("userland", help="install and run each Linux glibc target's wheel in a real Debian root (debootstrap, qemu)")
     userland.add_argument("targets", nargs="*", metavar="TRIPLE", help="default: every target")
     userland.add_argument("--wheelhouse", type=Path, help="the dependencies' wheels the index serves (default: BUILD/wheelhouse)")
@@ -216,7 +218,7 @@ def _dispatch(args: argparse.Namespace, layout: Layout) -> int:
     if args.command == "rehearse":
         from . import rehearsal
 
-        outcome = rehearsal.rehearse(layout, matrix, work=args.work, progress=say)
+        outcome = rehearsal.rehearse(layout, matrix, work=args.work, userlands=not args.no_userlands, progress=say)
         print(rehearsal.render(outcome))
         return 0 if outcome.ok else 1
     if args.command == "shards":

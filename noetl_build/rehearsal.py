@@ -18,6 +18,7 @@ open, serving what is published beside build/wheelhouse; nothing is asked of any
 - a fresh venv's `pip install --no-binary noetl noetl` compiles the sdist, and works too;
 - noetl's whole install closure is wheels on every target's platform and Python (deps.check);
 - `pipx install`, `uv tool install` and `uvx` give a working `noetl`;
+- each glibc target's wheel installs and runs inside its own Debian (userland.py; root needed);
 - the downloaded files pass verify again (binaries run natively, under qemu or wine).
 """
 
@@ -198,7 +199,8 @@ def listed_files(index: Index, project: str = "noetl") -> dict[str, str]:
 
 
 def rehearse(
-    layout: Layout, matrix: Matrix, *, work: Path | None = None, progress: Progress = lambda _: None,
+    layout: Layout, matrix: Matrix, *, work: Path | None = None, userlands: bool = True,
+    progress: Progress = lambda _: None,
 ) -> Outcome:
     """Publish dist/ to a fresh index on 127.0.0.1 and prove every target installs back from it."""
     started = time.monotonic()
@@ -227,6 +229,8 @@ def rehearse(
         progress("==> host: pipx install, uv tool install and uvx noetl from the index")
         steps += [Step(t.name, t.ok, t.detail)
                   for t in tool_installs(index.simple, release.version, work / "tools", _user_env(work / "tools"))]
+        steps.append(_userlands(layout, matrix, index, release, progress) if userlands
+                     else Step("userlands", True, "not run (--no-userlands)"))
         progress("==> verify: the files downloaded from the index")
         verdicts, verify_step = _verify_downloads(layout, matrix, downloads, work, progress)
         steps.append(verify_step)
@@ -269,6 +273,27 @@ def _dependencies(index: Index, matrix: Matrix, release: ReleaseSet, work: Path,
     packages = sorted({p.name for r in report.resolutions for p in r.picks} - {"noetl"})
     return Step("dependencies", True, f"{len(report.resolutions)} target/Python environments install noetl and "
                                       f"{', '.join(packages)} from wheels alone, no compiler")
+
+
+def _userlands(layout: Layout, matrix: Matrix, index: Index, release: ReleaseSet, progress: Progress) -> Step:
+    """Every glibc target installed from the index inside its own Debian (userland.run_userlands)."""
+    from . import userland
+
+    progress("==> userlands: each glibc target's wheel installed and run in its own Debian root")
+    try:
+        outcome = userland.run_userlands(layout, matrix, [], index_url=index.simple, version=release.version,
+                                         progress=progress)
+    except ReleaseError as exc:
+        return Step("userlands", False, f"{exc} (or rehearse with --no-userlands)")
+    progress(userland.render(outcome))
+    proven = [r for r in outcome.rows if r.steps]
+    failed = [f"{r.target} {s.name}: {s.detail}" for r in proven for s in r.steps if s.status == "FAIL"]
+    if failed or not outcome.ok:
+        return Step("userlands", False, f"FAILED {failed[0] if failed else 'a userland'} ({outcome.report})")
+    others = len(outcome.rows) - len(proven)
+    return Step("userlands", True, f"{len(proven)} Debian userlands installed and ran their own wheel "
+                                   f"({', '.join(r.userland for r in proven) or 'none'}); {others} targets have none "
+                                   f"here and are proven otherwise ({outcome.report})")
 
 
 def _listing(index: Index, release: ReleaseSet) -> Step:

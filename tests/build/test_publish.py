@@ -257,15 +257,23 @@ def rehearsed(release_dist: Path, targets_file: Path, tmp_path_factory: pytest.T
         assert isolated, "CI runs as root: unshare --net and ip (iproute2, .ci/setup) must work there"
     work = tmp_path_factory.mktemp("rehearsal") / "work"
     before = snapshot(release_dist)
+    # The Debian userlands need root; the amd64 root is made here, where Debian's registry is
+    # reachable (the rehearsal's namespace has only loopback), by the userland session itself.
+    userlands = os.geteuid() == 0 and shutil.which("debootstrap") is not None
+    if os.environ.get("CI") == "true":
+        assert userlands, "CI runs as root with debootstrap (.ci/setup): the rehearsal's userlands must run there"
+    if userlands:
+        made = run_cli(release_dist, targets_file, "userland", "x86_64-unknown-linux-gnu", timeout=1800)
+        assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
     cmd = [sys.executable, "-m", "noetl_build", "--dist", str(release_dist), "--targets-file", str(targets_file),
-           "rehearse", "--work", str(work)]
+           "rehearse", "--work", str(work), *([] if userlands else ["--no-userlands"])]
     # cargo compiles the sdist's binary from the crates the builds already fetched
     proc = subprocess.run([*(LOOPBACK_ONLY if isolated else []), *cmd], cwd=ROOT, capture_output=True, text=True,
                           check=False, timeout=2400, env={**os.environ, "CARGO_NET_OFFLINE": "true"})
     assert snapshot(release_dist) == before, "the rehearsal changed dist/"
     report_file = work / rehearsal.REPORT
     assert report_file.is_file(), proc.stdout[-3000:] + proc.stderr[-3000:]
-    return {"report": json.loads(report_file.read_text()), "proc": proc, "isolated": isolated}
+    return {"report": json.loads(report_file.read_text()), "proc": proc, "isolated": isolated, "userlands": userlands}
 
 
 def test_rehearsal_passes_every_step(rehearsed: dict) -> None:
@@ -273,7 +281,7 @@ def test_rehearsal_passes_every_step(rehearsed: dict) -> None:
     assert proc.returncode == 0 and report["ok"], proc.stdout[-4000:] + proc.stderr[-2000:]
     assert [s["name"] for s in report["steps"]] == [
         "upload", "index lists", "dependencies", "sdist", "install wheel", "install sdist", "pipx", "uv tool", "uvx",
-        "verify"]
+        "userlands", "verify"]
     assert all(s["ok"] for s in report["steps"])
     assert report["version"] == build_version()
     assert report["index"].startswith("http://127.0.0.1:")
@@ -311,6 +319,10 @@ def test_rehearsal_installs_the_release_from_the_index(rehearsed: dict) -> None:
         assert f"noetl --version: noetl {build_version()}" in steps[tool], steps[tool]
         assert "manylinux_2_17_x86_64 wheel" in steps[tool]
     assert steps["uvx"].endswith(f"noetl {build_version()}")
+    if rehearsed["userlands"]:
+        assert steps["userlands"].startswith("1 Debian userlands installed and ran their own wheel "
+                                             "(Debian 12 bookworm amd64); 2 targets have none here"), steps["userlands"]
+        assert "x86_64-unknown-linux-gnu" in rehearsed["proc"].stderr and "Debian 12 bookworm amd64" in rehearsed["proc"].stderr
 
 
 def test_rehearse_refuses_to_clear_a_directory_it_did_not_make(release_dist: Path, targets_file: Path,
