@@ -12,6 +12,8 @@
                                          upload dist/ with twine, refusing an unproven set
     nox -s rehearse                      publish to an index on 127.0.0.1, install back
     nox -s userland [-- TRIPLE ...]      install and run the wheels in real Debian roots (root)
+    nox -s deps [-- --index-url URL TRIPLE ...]
+                                         noetl's install closure is wheels on every platform
     nox -s shards                        CI's strategy.matrix (JSON): one shard per toolchain
     nox -s gather -- PART [PART ...]     merge the shards' dist/ parts into dist/
 """
@@ -110,6 +112,13 @@ def rehearse(session: nox.Session) -> None:
     install(session, "release", "verify", "build")
     noetl_build(session, "wheelhouse")
     noetl_build(session, "rehearse", *session.posargs)
+
+
+@nox.session
+def deps(session: nox.Session) -> None:
+    """Prove noetl's whole install closure is wheels on every target's platform: nox -s deps [-- --index-url URL ...]."""
+    install(session, "build")
+    noetl_build(session, "deps", *session.posargs)
 
 
 @nox.session
