@@ -373,11 +373,13 @@ def _pick(index: Index, env: Environment, name: str, spec: SpecifierSet) -> Pick
         if version is None or not spec.contains(version):  # pre-releases only when the specifier names one
             continue
         candidates.setdefault(version, []).append((file, rank))
-    wheel_versions = [v for v, files in candidates.items() if any(r is not None and r >= 0 for _, r in files)]
-    if wheel_versions:
-        version = max(wheel_versions)
+    # newest first; a wheel whose own METADATA refuses this Python (an index that does not say
+    # requires-python on its page) is passed over, as pip passes it over
+    for version in sorted((v for v, files in candidates.items() if any(r is not None and r >= 0 for _, r in files)),
+                          reverse=True):
         file = min(((f, r) for f, r in candidates[version] if r is not None and r >= 0), key=lambda item: item[1])[0]
-        return Pick(name, str(version), file, wheel=True)
+        if file.requires_python or _python_fits(index.metadata(file).get("Requires-Python") or "", python):
+            return Pick(name, str(version), file, wheel=True)
     sdists = [(v, f) for v, files in candidates.items() for f, r in files if r == -1]
     if not sdists:
         return None
@@ -386,6 +388,8 @@ def _pick(index: Index, env: Environment, name: str, spec: SpecifierSet) -> Pick
 
 
 def _python_fits(requires: str, python: Version) -> bool:
+    if not requires.strip():
+        return True
     try:
         return SpecifierSet(requires).contains(python, prereleases=True)
     except ValueError:
