@@ -952,6 +952,112 @@ def test_server_process_enforces_host_and_body_limit(tmp_path: Path) -> None:
     assert "limits: request body 1024 bytes" in out
 
 
+
+def _send_all_then_read(port: int, request: bytes) -> tuple[bytes, dict]:
+    """The noetl CLI's way: write the whole request (headers and body), only then read, until the
+    server closes. Writing fails (broken pipe, reset) if the server stopped reading the body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    header, _, payload = data.partition(b"\r\n\r\n")
+    return header, json.loads(payload)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGTERM")
+def test_server_process_drains_a_body_over_the_limit_so_the_client_reads_the_413(tmp_path: Path) -> None:
+    """Issue 18: a 3 MiB body against the default 2 MiB limit, sent whole before reading. The
+    server answers 413 on the Content-Length, reads and drops the body, then closes: the client's
+    writes succeed and it reads the reason instead of a broken pipe."""
+    env = {k: v for k, v in os.environ.items() if k not in ("NOETL_MAX_BODY_SIZE", "NOETL_ALLOWED_HOSTS")}
+    proc, url = _start_server(["--init-db", "--db", str(tmp_path / "d.db")], env, tmp_path)
+    port = int(url.rsplit(":", 1)[1])
+    size = 3 * 1024 * 1024
+    body = b'{"content_base64": "' + b"A" * (size - 22) + b'"}'
+    assert len(body) == size
+    head = (
+        f"POST /api/catalog/register HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+    ).encode("ascii")
+    try:
+        for _ in range(2):  # and again: the drain leaves the server as it was
+            header, answer = _send_all_then_read(port, head + body)
+            assert header.startswith(b"HTTP/1.1 413 "), header
+            assert b"\r\nconnection: close" in header.lower(), header
+            assert b"content-type: application/json" in header.lower(), header
+            assert answer == {"detail": "request body too large: the limit is %d bytes (--max-body-size)"
+                              % DEFAULT_MAX_BODY_BYTES}
+        status, listing = _http("GET", url + "/api/catalog")
+        assert status == 200 and listing == {"items": []}
+    finally:
+        code, out, err = _stop(proc)
+    assert code == 0, err
+    assert "Traceback" not in out + err
+
+
+def _over_the_limit_scope() -> dict:
+    return {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/api/catalog/register", "raw_path": b"/api/catalog/register",
+        "query_string": b"", "root_path": "", "server": ("127.0.0.1", 8082), "client": ("127.0.0.1", 5000),
+        "headers": [(b"host", b"127.0.0.1:8082"), (b"content-type", b"application/json"),
+                    (b"content-length", b"104857600")],
+    }
+
+
+def test_drain_after_a_413_is_bounded_in_bytes(db_path: Path, ui_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 100 MB Content-Length: the 413 goes out before anything is read, then at most the drain
+    cap is read (and dropped), then the response ends (which closes the connection)."""
+    import asyncio
+
+    from noetl.server import guard
+
+    monkeypatch.setattr(guard, "DRAIN_MAX_BYTES", 256 * 1024)
+    limits = server_limits(host="127.0.0.1", max_body="64KiB", environ={})
+    app = create_app(db_path=db_path, ui_dir=ui_dir, limits=limits)
+    events: list[dict] = []
+
+    async def receive() -> dict:
+        events.append({"type": "read"})
+        assert len(events) <= 1000, "the drain kept reading"
+        return {"type": "http.request", "body": b"x" * 16384, "more_body": True}
+
+    async def send(message: dict) -> None:
+        events.append(message)
+
+    asyncio.run(app(_over_the_limit_scope(), receive, send))
+    kinds = [e["type"] for e in events]
+    assert kinds == ["http.response.start", "http.response.body"] + ["read"] * 16 + ["http.response.body"]
+    assert events[0]["status"] == 413 and (b"connection", b"close") in events[0]["headers"]
+    assert "too large" in json.loads(events[1]["body"])["detail"] and events[1]["more_body"] is True
+    assert events[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+def test_drain_after_a_413_is_bounded_in_time(db_path: Path, ui_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client that announces a large body and sends nothing more does not hold the server: the
+    drain gives up after DRAIN_MAX_SECONDS and the response ends."""
+    import asyncio
+
+    from noetl.server import guard
+
+    monkeypatch.setattr(guard, "DRAIN_MAX_SECONDS", 0.2)
+    limits = server_limits(host="127.0.0.1", max_body="64KiB", environ={})
+    app = create_app(db_path=db_path, ui_dir=ui_dir, limits=limits)
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(asyncio.wait_for(app(_over_the_limit_scope(), receive, send), timeout=20))
+    assert sent[0]["status"] == 413
+    assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
 # -- the API's own description ------------------------------------------------------------------------
 
 
