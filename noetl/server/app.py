@@ -94,8 +94,8 @@ def _version_query(request: Request) -> int | None:
 
 
 def _is_api_path(scope: Scope) -> bool:
-    path = scope.get("path", "")
-    root = scope.get("root_path", "")
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
     if root and path.startswith(root):
         path = path[len(root):]
     return path == "/api" or path.startswith("/api/")

@@ -87,7 +87,7 @@ class Database:
         return {"valid": not missing, "tables": present, "missing": missing}
 
     def is_initialized(self) -> bool:
-        return self.validate()["valid"]
+        return bool(self.validate()["valid"])
 
     def _require_initialized(self) -> None:
         if not self.is_initialized():

@@ -31,7 +31,7 @@ class Playbook:
     document: dict[str, Any]
 
 
-def _one_line(text: str) -> str:
+def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
@@ -55,7 +55,7 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 # YAML 1.1; a `%YAML 1.1` directive in a document still selects it.)
 
 
-class _BoundedComposer(Composer):  # type: ignore[misc]
+class _BoundedComposer(Composer):
     """ruamel.yaml's composer, refusing what would crash or blow up later.
 
     - nesting deeper than MAX_YAML_DEPTH (the composer recurses per level);
@@ -89,7 +89,7 @@ class _BoundedComposer(Composer):  # type: ignore[misc]
         return node
 
 
-class _BoundedConstructor(SafeConstructor):  # type: ignore[misc]
+class _BoundedConstructor(SafeConstructor):
     """The safe constructor, counting what merge keys (``<<``) copy: each merge copies, so
     chained merges grow exponentially; more than MAX_YAML_MERGED_KEYS entries in all is refused.
     Duplicate keys are refused (ruamel.yaml's default), as the noetl CLI's YAML reader does."""
@@ -165,9 +165,8 @@ def _yaml_error(exc: YAMLError) -> str:
 def _type_name(value: Any) -> str:
     if value is None:
         return "nothing"
-    return {dict: "a mapping", list: "a list", str: "a string"}.get(
-        type(value), type(value).__name__
-    )
+    names: dict[type, str] = {dict: "a mapping", list: "a list", str: "a string"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _required_string(mapping: dict[str, Any], key: str, label: str) -> str:
