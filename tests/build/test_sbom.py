@@ -292,7 +292,8 @@ def test_root_component(documents: dict[str, Document]) -> None:
     assert {"name": "noetl:sbom:subject", "value": "test"} in root["properties"]
     direct = next(d["dependsOn"] for d in document["dependencies"] if d["ref"] == root["bom-ref"])
     assert {"pkg:cargo/clap@" + components(document, "cargo")["clap"]["version"], "pkg:npm/react@19.3.1",
-            "pkg:pypi/starlette", "pkg:pypi/ruamel-yaml"} <= set(direct)
+            "pkg:pypi/starlette", "pkg:pypi/uvicorn", "pkg:pypi/ruamel-yaml"} <= set(direct)
+    assert not {"pkg:pypi/fastapi", "pkg:pypi/pydantic", "pkg:pypi/pyyaml"} & set(direct)
     refs = {c["bom-ref"] for c in document["components"]} | {root["bom-ref"]}
     for dependency in document["dependencies"]:
         assert dependency["ref"] in refs and set(dependency.get("dependsOn", [])) <= refs
