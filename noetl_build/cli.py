@@ -83,8 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     deps.add_argument("--python", action="append", default=[], metavar="X.Y",
                       help="a Python version to prove it for (repeatable; default: platforms.toml [python])")
     deps.add_argument("--version", default=None, metavar="V",
-                      help="noetl's version on the index (default: this checkout's; its Requires-Dist is read from "
-                           "dist/'s wheels when the index does not have it)")
+                      help="noetl's version on the index (default: this checkout's; when the index does not have "
+                           "it, its Requires-Dist is read from dist/'s wheels, else from pyproject.toml)")
     deps.add_argument("--json", type=Path, help="the report (default: BUILD/deps.json)")
     sub.add_parser("shards", help="the JSON for a CI strategy.matrix: one shard per group of targets sharing a toolchain")
     gather = sub.add_parser("gather", help="merge the dist/ parts built by shards into one dist/ (one SHA256SUMS, one manifest)")
@@ -198,7 +198,7 @@ def _dispatch(args: argparse.Namespace, layout: Layout) -> int:
             raise ConfigError(f"--python: {exc}") from None
         closure = deps.check(deps.Index(args.index_url or deps.default_index()), targets,
                             args.version or build_version(layout.root), pythons=pythons,
-                            local_wheels=layout.dist, progress=say)
+                            local_wheels=layout.dist, project=layout.root / "pyproject.toml", progress=say)
         deps.write_json(closure, args.json or layout.deps_json)
         print(deps.render(closure))
         for line in deps.failures(closure):

@@ -7,9 +7,11 @@
     resolve(index, env, roots) -> Resolution              Requires-Dist, recursively, markers
                                                           evaluated for ``env``: each package's
                                                           wheel, or the sdist it would build
-    check(index, targets, version, pythons) -> Report      noetl==version from the index, per
-                                                          environment; `python -m noetl_build deps`
-    fill(index, targets, requirements, dest, pythons)     every environment's closure downloaded,
+    check(index, targets, version, *, pythons,            noetl==version from the index (each
+          local_wheels, project) -> Report                target's own wheel), or its Requires-Dist
+                                                          from dist/ or pyproject.toml when the
+                                                          index lacks it; `python -m noetl_build deps`
+    fill(index, targets, requirements, dest, *, pythons)  every environment's closure downloaded,
                                                           sha256-checked (the rehearsal's wheelhouse)
 
 An environment is what a user's machine tells an installer: the wheel tags it accepts (the
@@ -27,6 +29,7 @@ a C extension (setup.py's Extension/ext_modules, Cython), or nothing (a pure bui
 from __future__ import annotations
 
 import email.parser
+import functools
 import hashlib
 import io
 import json
@@ -78,6 +81,8 @@ class Environment:
     python: tuple[int, int]
     tags: tuple[Tag, ...]  # most preferred first
     markers: dict[str, str] = field(hash=False, compare=False)
+    own: frozenset[str] = frozenset()  # the target's own wheel's platform tags (targets.toml)
+    alone: bool = False  # a slice of a universal2 target: only the target's own noetl wheel is asked
 
     @property
     def python_text(self) -> str:
@@ -100,7 +105,7 @@ def environments(targets: Iterable[Target], pythons: Iterable[tuple[int, int]] |
         for probe in probes(target):
             arch = _probe_arch(target, probe.pip_platform)
             for python in pythons:
-                found.append(_environment(target, probe.machine, probe.pip_platform, arch, python))
+                found.append(_environment(target, probe.machine, probe.pip_platform, arch, python, alone=probe.alone))
     return found
 
 
@@ -113,7 +118,8 @@ def _probe_arch(target: Target, platform: str) -> str:
     return arch.name
 
 
-def _environment(target: Target, machine: str, platform: str, arch_name: str, python: tuple[int, int]) -> Environment:
+def _environment(target: Target, machine: str, platform: str, arch_name: str, python: tuple[int, int], *,
+                 alone: bool = False) -> Environment:
     system = target.triple.system
     plats = list(expand_platform(platform))
     interpreter = f"cp{python[0]}{python[1]}"
@@ -128,7 +134,8 @@ def _environment(target: Target, machine: str, platform: str, arch_name: str, py
         "implementation_name": "cpython", "implementation_version": full,
         "platform_python_implementation": "CPython",
     }
-    return Environment(target.name, machine, platform, python, tuple(dict.fromkeys(tags)), markers)
+    return Environment(target.name, machine, platform, python, tuple(dict.fromkeys(tags)), markers,
+                       frozenset(target.tags), alone)
 
 
 _MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)_(.+)")
@@ -187,6 +194,7 @@ class Index:
         self.url = url if url.endswith("/") else url + "/"
         self._pages: dict[str, list[File]] = {}
         self._metadata: dict[str, email.message.Message] = {}
+        self.needs: dict[str, str] = {}  # an sdist's URL -> what building it needs (source_needs)
         self._opener = urllib.request.build_opener(*([urllib.request.ProxyHandler({})] if _loopback(self.url) else []))
 
     def _get(self, url: str, accept: str = "*/*") -> tuple[bytes, str]:
@@ -309,13 +317,21 @@ class Resolution:
         return not self.problems and not self.source_builds
 
 
+Admit = Callable[[File], bool]  # which of a project's files may be picked at all
+
+
 def resolve(index: Index, env: Environment, roots: Iterable[Requirement],
-            constraints: dict[str, SpecifierSet] | None = None) -> Resolution:
-    """``roots`` and their Requires-Dist, recursively, for ``env``: one file per package."""
+            constraints: dict[str, SpecifierSet] | None = None, *,
+            admit: dict[str, Admit] | None = None) -> Resolution:
+    """``roots`` and their Requires-Dist, recursively, for ``env``: one file per package.
+
+    ``constraints`` narrow a project's versions; ``admit`` limits the files a project may be
+    picked from (noetl: the target's own wheel)."""
     roots = list(roots)
-    learned: dict[str, SpecifierSet] = dict(constraints or {})
+    admit = {canonicalize_name(name): test for name, test in (admit or {}).items()}
+    learned: dict[str, SpecifierSet] = {canonicalize_name(n): s for n, s in (constraints or {}).items()}
     for _ in range(ROUNDS):
-        picks, problems, wanted = _one_pass(index, env, roots, learned)
+        picks, problems, wanted = _one_pass(index, env, roots, learned, admit)
         # a later requirement that the pick of an earlier pass breaks: pick again knowing it
         broken = {name: spec for name, spec in wanted.items()
                   if name in picks and not spec.contains(picks[name].version, prereleases=True)}
@@ -326,24 +342,29 @@ def resolve(index: Index, env: Environment, roots: Iterable[Requirement],
     return Resolution(env, (), (f"the closure did not settle in {ROUNDS} passes (conflicting requirements)",))
 
 
-def _one_pass(index: Index, env: Environment, roots: list[Requirement], learned: dict[str, SpecifierSet]
-              ) -> tuple[dict[str, Pick], list[str], dict[str, SpecifierSet]]:
+def _one_pass(index: Index, env: Environment, roots: list[Requirement], learned: dict[str, SpecifierSet],
+              admit: dict[str, Admit]) -> tuple[dict[str, Pick], list[str], dict[str, SpecifierSet]]:
     picks: dict[str, Pick] = {}
     problems: list[str] = []
     wanted: dict[str, SpecifierSet] = {}
-    queue: list[tuple[Requirement, str]] = [(r, "") for r in roots]
+    asked: dict[str, list[str]] = {}  # name -> who required it, and how ("app 1.0: pure>=1")
+    unsatisfied: set[str] = set()
+    queue: list[tuple[Requirement, str, str]] = [(r, "", "") for r in roots]
     done: set[tuple[str, frozenset[str]]] = set()
     while queue:
-        requirement, extra = queue.pop(0)
+        requirement, extra, parent = queue.pop(0)
         if requirement.marker and not requirement.marker.evaluate({**env.markers, "extra": extra}):
             continue
         name = canonicalize_name(requirement.name)
         wanted[name] = wanted.get(name, SpecifierSet()) & requirement.specifier
+        asked.setdefault(name, []).append(f"{parent or 'asked for'}: {requirement.name}{requirement.specifier}")
+        if name in unsatisfied:
+            continue
         if name not in picks:
             spec = wanted[name] & learned.get(name, SpecifierSet())
-            pick = _pick(index, env, name, spec)
+            pick = _pick(index, env, name, spec, admit.get(name))
             if pick is None:
-                problems.append(f"{requirement} : nothing on the index satisfies it for {env.platform}, Python {env.python_text}")
+                unsatisfied.add(name)
                 continue
             picks[name] = pick
         key = (name, frozenset(requirement.extras))
@@ -358,16 +379,34 @@ def _one_pass(index: Index, env: Environment, roots: list[Requirement], learned:
                 problems.append(f"{pick.name} {pick.version}: unreadable Requires-Dist {line!r}")
                 continue
             for wanted_extra in requirement.extras or {""}:
-                queue.append((dependency, wanted_extra))
+                queue.append((dependency, wanted_extra, f"{pick.name} {pick.version}"))
+    for missing in sorted(unsatisfied):
+        problems.append(_unsatisfied(index, env, missing, wanted[missing] & learned.get(missing, SpecifierSet()),
+                                     asked[missing], admit.get(missing)))
     return picks, problems, wanted
 
 
-def _pick(index: Index, env: Environment, name: str, spec: SpecifierSet) -> Pick | None:
+def _unsatisfied(index: Index, env: Environment, name: str, spec: SpecifierSet, asked: list[str],
+                 admit: Admit | None) -> str:
+    """One line: what nothing satisfies, who asked, and whether the asks conflict with each other."""
+    where = f"for {env.platform}, Python {env.python_text}"
+    who = "; ".join(dict.fromkeys(asked))
+    if not index.files(name):
+        return f"{name}: the index has no such project (wanted by {who})"
+    versions = {v for f in index.files(name) if (v := _parse(f, env)[0]) is not None and (admit is None or admit(f))}
+    if len(set(asked)) > 1 and versions and not any(spec.contains(v) for v in versions):
+        return f"{name}: conflicting requirements, no version is {spec} ({who})"
+    return f"{name}{spec}: nothing on the index satisfies it {where} (wanted by {who})"
+
+
+def _pick(index: Index, env: Environment, name: str, spec: SpecifierSet, admit: Admit | None = None) -> Pick | None:
     """The newest version ``spec`` allows: its best wheel for ``env``, else its sdist."""
     candidates: dict[Version, list[tuple[File, int | None]]] = {}
     python = Version(f"{env.python_text}.0")
     for file in index.files(name):
         if file.yanked or (file.requires_python and not _python_fits(file.requires_python, python)):
+            continue
+        if admit is not None and not admit(file):
             continue
         version, rank = _parse(file, env)
         if version is None or not spec.contains(version):  # pre-releases only when the specifier names one
@@ -411,10 +450,18 @@ def _parse(file: File, env: Environment) -> tuple[Version | None, int | None]:
 
 
 _RUST_BACKENDS = ("maturin", "setuptools-rust", "setuptools_rust")
+# a setup.py that builds its extension only when it can (PyYAML's libyaml binding, say)
+_OPTIONAL_EXTENSION = re.compile(r"optional\s*=\s*True|falling back|fall back to|pure[ -]python|--without-", re.I)
 
 
 def source_needs(index: Index, file: File) -> str:
-    """What building ``file`` (an sdist) needs: Rust, a C compiler, or nothing but Python."""
+    """What building ``file`` (an sdist) needs: "Rust (maturin)", "a C compiler (...)" or "no compiler (...)"."""
+    if file.url not in index.needs:
+        index.needs[file.url] = _source_needs(index, file)
+    return index.needs[file.url]
+
+
+def _source_needs(index: Index, file: File) -> str:
     try:
         data = index.download(file)
         members = _sdist_texts(file.filename, data, ("pyproject.toml", "setup.py"))
@@ -428,11 +475,14 @@ def source_needs(index: Index, file: File) -> str:
             build = {}
     backend = str(build.get("build-backend", "setuptools.build_meta:__legacy__"))
     requires = " ".join(str(r) for r in build.get("requires", [])).lower()
-    if any(name in backend or name in requires for name in _RUST_BACKENDS):
-        return f"Rust and a C compiler ({backend.split(':')[0].split('.')[0]})"
+    rust = [name for name in _RUST_BACKENDS if name in backend or name in requires]
+    if rust:
+        return f"Rust ({rust[0].replace('_', '-')})"
     setup = members.get("setup.py", "")
     if "cython" in requires or re.search(r"\bExtension\s*\(|ext_modules", setup):
-        return "a C compiler (an extension module; it may fall back to pure Python without one)"
+        if _OPTIONAL_EXTENSION.search(setup):
+            return "a C compiler for its optional extension (without one it may install as pure Python)"
+        return "a C compiler (setup.py builds an extension module)"
     return f"no compiler ({backend.split(':')[0]}, a pure-Python build)"
 
 
@@ -468,23 +518,73 @@ class Report:
         return all(r.ok for r in self.resolutions)
 
 
-def check(index: Index, targets: Iterable[Target], version: str, *, pythons: Iterable[tuple[int, int]] | None = None,
-          local_wheels: Path | None = None, progress: Progress = lambda _: None) -> Report:
-    """For every environment: noetl==version from the index and its closure, all wheels?
+NOETL = "noetl"
 
-    With ``local_wheels`` (a dist/), noetl's own Requires-Dist is read from the wheel there when
-    the index does not have that version yet (PyPI before the release's upload)."""
+
+def check(index: Index, targets: Iterable[Target], version: str, *, pythons: Iterable[tuple[int, int]] | None = None,
+          local_wheels: Path | None = None, project: Path | None = None,
+          progress: Progress = lambda _: None) -> Report:
+    """For every environment: noetl==version from the index (the target's own wheel) and its
+    closure, all wheels?
+
+    When the index does not have noetl ``version`` (PyPI before the release's upload), noetl's
+    Requires-Dist is read from its wheel in ``local_wheels`` (a dist/), else from ``project``'s
+    [project] dependencies (a pyproject.toml), and only the dependencies come from the index;
+    the report's note says so. With neither, that is a one-line ReleaseError."""
+    environments_ = environments(targets, pythons)
     note = ""
+    roots = [Requirement(f"{NOETL}=={version}")]
+    if not any(f.filename.endswith(".whl") and _version(f) == Version(version) for f in index.files(NOETL)):
+        roots, source = _requirements_elsewhere(version, local_wheels, project, index.url)
+        note = f"noetl {version} is not on {index.url}: its Requires-Dist was read from {source}; only its dependencies come from the index"
     resolutions = []
-    for env in environments(targets, pythons):
-        roots = [Requirement(f"noetl=={version}")]
-        if local_wheels is not None and not any(f.filename.endswith(".whl") and _parse(f, env)[0] == Version(version)
-                                                for f in index.files("noetl")):
-            roots = local_requirements(local_wheels, version)
-            note = f"noetl {version} is not on {index.url} yet: its Requires-Dist was read from {local_wheels}"
+    for env in environments_:
         progress(f"==> deps: {env.target} ({env.platform}, Python {env.python_text})")
-        resolutions.append(resolve(index, env, roots))
+        own: dict[str, Admit] = {NOETL: functools.partial(_own_wheel, env=env)} if env.alone else {}
+        resolution = resolve(index, env, roots, admit=own)
+        resolutions.append(_with_own_wheel(resolution))
     return Report(index.url, version, tuple(resolutions), note)
+
+
+def _version(file: File) -> Version | None:
+    try:
+        if file.filename.endswith(".whl"):
+            return parse_wheel_filename(file.filename)[1]
+        return parse_sdist_filename(file.filename)[1]
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+
+
+def _own_wheel(file: File, env: Environment) -> bool:
+    """``file`` is the target's own wheel: its platform tags are the target's (targets.toml)."""
+    if not file.filename.endswith(".whl"):
+        return False
+    try:
+        tags = parse_wheel_filename(file.filename)[3]
+    except (InvalidWheelFilename, InvalidVersion):
+        return False
+    return {t.platform for t in tags} == set(env.own)
+
+
+def _with_own_wheel(resolution: Resolution) -> Resolution:
+    """A machine that would install another noetl file than the target's own wheel is a problem."""
+    env = resolution.env
+    noetl = next((p for p in resolution.picks if p.name == NOETL), None)
+    if noetl is None or not env.own or _own_wheel(noetl.file, env):
+        return resolution
+    wanted = ".".join(sorted(env.own))
+    problem = f"noetl {noetl.version}: a {env.platform} machine takes {noetl.file.filename}, not the target's own {wanted} wheel"
+    return Resolution(env, resolution.picks, (*resolution.problems, problem))
+
+
+def _requirements_elsewhere(version: str, local_wheels: Path | None, project: Path | None,
+                            index_url: str) -> tuple[list[Requirement], str]:
+    if local_wheels is not None and any(local_wheels.glob(f"noetl-{version}-*.whl")):
+        return local_requirements(local_wheels, version), f"its wheels in {local_wheels}"
+    if project is not None:
+        return project_requirements(project), f"{project}'s [project] dependencies"
+    raise ReleaseError(f"noetl {version} is neither on {index_url} nor in {local_wheels or 'a local dist/'}: "
+                       "build it (nox -s build_all) or name the version on the index (--version)")
 
 
 def local_requirements(dist: Path, version: str) -> list[Requirement]:
@@ -493,7 +593,25 @@ def local_requirements(dist: Path, version: str) -> list[Requirement]:
     if not wheels:
         raise ReleaseError(f"no noetl {version} wheel in {dist} to read its dependencies from")
     message = email.parser.BytesParser().parsebytes(_metadata_in(wheels[0].name, wheels[0].read_bytes()))
-    return [Requirement(line) for line in message.get_all("Requires-Dist") or []]
+    return _requirements(message.get_all("Requires-Dist") or [], wheels[0].name)
+
+
+def project_requirements(pyproject: Path) -> list[Requirement]:
+    """pyproject.toml's [project] dependencies, read now (they change with the server's code)."""
+    from .files import read_toml
+
+    data = read_toml(pyproject, what="noetl's [project] dependencies", error=ReleaseError)
+    lines = data.get("project", {}).get("dependencies")
+    if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
+        raise ReleaseError(f"{pyproject}: [project] dependencies is not a list of requirements")
+    return _requirements(lines, str(pyproject))
+
+
+def _requirements(lines: Iterable[str], where: str) -> list[Requirement]:
+    try:
+        return [Requirement(line) for line in lines]
+    except InvalidRequirement as exc:
+        raise ReleaseError(f"{where}: unreadable requirement ({exc})") from None
 
 
 def render(report: Report) -> str:
@@ -503,12 +621,11 @@ def render(report: Report) -> str:
         if r.ok:
             verdict = f"ok: {wheels} wheels, no source build"
         else:
-            verdict = "FAILED: " + "; ".join(
-                [f"{p.name} {p.version} builds from source: needs {p.needs}" for p in r.source_builds] + list(r.problems))
+            verdict = "FAILED: " + "; ".join(_reasons(r))
         rows.append([r.env.target, r.env.platform, r.env.python_text,
-                     " ".join(f"{p.name}=={p.version}" for p in r.picks), verdict])
+                     " ".join(f"{p.name}=={p.version}" + ("" if p.wheel else " (sdist)") for p in r.picks), verdict])
     good = sum(1 for r in report.resolutions if r.ok)
-    lines = [table(["target", "machine", "python", "closure", "verdict"], rows), ""]
+    lines = [table(["target", "machine", "python", "resolved (a wheel unless it says sdist)", "verdict"], rows), ""]
     if report.note:
         lines.append(report.note)
     lines.append(f"deps: noetl {report.version} from {report.index}: {good} of {len(report.resolutions)} "
@@ -516,15 +633,15 @@ def render(report: Report) -> str:
     return "\n".join(lines)
 
 
+def _reasons(resolution: Resolution) -> list[str]:
+    return [f"{p.name} {p.version} builds from source: needs {p.needs}" for p in resolution.source_builds] + list(
+        resolution.problems)
+
+
 def failures(report: Report) -> list[str]:
     """One line per failing environment, naming what fails."""
-    out = []
-    for r in report.resolutions:
-        if r.ok:
-            continue
-        reasons = [f"{p.name} {p.version} builds from source (needs {p.needs})" for p in r.source_builds] + list(r.problems)
-        out.append(f"{r.env.target} ({r.env.platform}, Python {r.env.python_text}): {'; '.join(reasons)}")
-    return out
+    return [f"{r.env.target} ({r.env.platform}, Python {r.env.python_text}): {'; '.join(_reasons(r))}"
+            for r in report.resolutions if not r.ok]
 
 
 def to_json(report: Report) -> dict[str, object]:
@@ -549,27 +666,34 @@ def write_json(report: Report, path: Path) -> None:
 def fill(index: Index, targets: Iterable[Target], requirements: list[Requirement], dest: Path, *,
          constraints: dict[str, SpecifierSet] | None = None, pythons: Iterable[tuple[int, int]] | None = None,
          progress: Progress = lambda _: None) -> list[str]:
-    """Download every environment's closure of ``requirements`` into ``dest``; the file names.
+    """Download every environment's closure of ``requirements`` into ``dest``: exactly the files a
+    machine of each target and Python would install (wheels, and the sdist of a package with no
+    fitting wheel, so the check against this wheelhouse names it), each checked against the sha256
+    the index lists. Returns the file names.
 
-    Raises ReleaseError naming the environments whose closure is not all wheels."""
+    Raises ReleaseError when a closure cannot be resolved at all (a requirement nothing satisfies)."""
     chosen: dict[str, File] = {}
-    bad = []
+    sources: set[str] = set()
     for env in environments(targets, pythons):
         resolution = resolve(index, env, requirements, constraints)
-        if not resolution.ok:
-            bad.append(f"{env.target} (Python {env.python_text})")
+        if resolution.problems:
+            raise ReleaseError(f"noetl's dependencies do not resolve for {env.target} (Python {env.python_text}) "
+                               f"from {index.url}: {resolution.problems[0]}")
         for pick in resolution.picks:
             chosen[pick.file.filename] = pick.file
-    if bad:
-        raise ReleaseError(f"noetl's dependencies are not all wheels for {', '.join(bad[:5])}"
-                           f"{' and more' if len(bad) > 5 else ''}: run python -m noetl_build deps to see which")
+        sources.update(f"{p.name} {p.version} ({p.needs})" for p in resolution.source_builds)
+    if sources:
+        progress(f"==> wheelhouse: with sdists, since no wheel fits somewhere: {', '.join(sorted(sources))} "
+                 "(python -m noetl_build deps names where)")
     dest.mkdir(parents=True, exist_ok=True)
     for name, file in sorted(chosen.items()):
+        if not file.sha256:
+            raise ReleaseError(f"{index.url} lists no sha256 for {name}: the wheelhouse takes only files it can check")
         target = dest / name
-        if target.is_file() and (file.sha256 is None or hashlib.sha256(target.read_bytes()).hexdigest() == file.sha256):
+        if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == file.sha256:
             continue
         progress(f"==> wheelhouse: {name}")
-        data = index.download(file)
+        data = index.download(file)  # checked against file.sha256
         tmp = target.with_name(target.name + ".tmp")
         tmp.write_bytes(data)
         os.replace(tmp, target)

@@ -93,22 +93,25 @@ class Outcome:
 # ---------------------------------------------------------------- the wheelhouse
 
 
-def fill_wheelhouse(layout: Layout, matrix: Matrix, *, progress: Progress = lambda _: None) -> Path:
+def fill_wheelhouse(layout: Layout, matrix: Matrix, *, pythons: Sequence[tuple[int, int]] | None = None,
+                    index_url: str | None = None, progress: Progress = lambda _: None) -> Path:
     """BUILD/wheelhouse, filled once: requirements/wheelhouse.txt for this interpreter (the sdist's
-    build requirements), plus noetl's dependencies for EVERY target's platform and Python
-    (deps.fill: pyproject's dependencies, their closure resolved per platform), so the index
-    serves what a user on any of them installs. Refused when a closure is not all wheels."""
-    from packaging.requirements import Requirement
-
+    build requirements), plus noetl's dependencies for EVERY target's platform and each of
+    ``pythons`` (default platforms.toml [python]: 3.10-3.14, so Debian 12's 3.11 and Debian 13's
+    3.13 among them): pyproject's [project] dependencies, read now, their closure resolved per
+    platform by deps.fill against ``index_url`` (default: the index pip uses here) and exactly
+    those files downloaded, sha256-checked. A rerun with the same inputs does nothing."""
     from . import deps
-    from .files import read_toml
+    from .fingerprint import code_digest
     from .platforms import python_versions
 
+    pythons = tuple(pythons or python_versions())
+    index_url = index_url or deps.default_index()
     requirements_file = layout.root / "requirements" / WHEELHOUSE_REQUIREMENTS
-    dependencies = [Requirement(r) for r in read_toml(layout.root / "pyproject.toml", what="noetl's [project] dependencies", error=ReleaseError)["project"]["dependencies"]]
-    platforms = sorted({(e.platform, e.python) for e in deps.environments(matrix.targets)})
+    dependencies = deps.project_requirements(layout.root / "pyproject.toml")
+    platforms = sorted({(e.platform, e.python) for e in deps.environments(matrix.targets, pythons)})
     key = hashlib.sha256(json.dumps([requirements_file.read_text(), [str(d) for d in dependencies], platforms,
-                                     sys.version, list(python_versions())]).encode()).hexdigest()
+                                     sys.version, index_url, code_digest(Path(deps.__file__))]).encode()).hexdigest()
     where = layout.wheelhouse
     marker = where / ".filled"
     if marker.is_file() and marker.read_text() == key:
@@ -121,8 +124,8 @@ def fill_wheelhouse(layout: Layout, matrix: Matrix, *, progress: Progress = lamb
         raise ReleaseError(f"fetching the wheelhouse failed ({proc.last_line('no output')}): "
                            "check the package registry is reachable")
     # unpinned: each Python gets what pip would give it (starlette 1.x needs 3.11, say)
-    progress(f"==> wheelhouse: noetl's dependencies for {len(platforms)} platform/Python pairs")
-    deps.fill(deps.Index(deps.default_index()), matrix.targets, dependencies, where, progress=progress)
+    progress(f"==> wheelhouse: noetl's dependencies for {len(platforms)} platform/Python pairs from {index_url}")
+    deps.fill(deps.Index(index_url), matrix.targets, dependencies, where, pythons=pythons, progress=progress)
     marker.write_text(key)
     return where
 
