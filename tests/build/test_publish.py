@@ -108,8 +108,18 @@ def test_check_refuses_an_index_without_the_dependencies(release_dist: Path, tar
     with rehearsal.running_index(tmp_path / "packages", empty, tmp_path / "index.log") as index:
         proc = check(release_dist, targets_file, *TEST_INDEX, "--index-url", index.simple)
     assert_one_line_refusal(proc, "would need a compiler or fail to install from", index.simple,
-                            "nothing on the index satisfies it")
+                            "the index has no such project")
     assert snapshot(release_dist) == before
+
+
+def test_the_check_asks_the_index_users_install_from() -> None:
+    """--check's default --index-url: PyPI's /simple/ for its upload URL, else a pypiserver's URL + simple/."""
+    from noetl_build.publish import PYPI_UPLOAD_URL, simple_index
+
+    assert simple_index(PYPI_UPLOAD_URL) == "https://pypi.org/simple/"
+    assert simple_index("https://test.pypi.org/legacy/") == "https://test.pypi.org/simple/"
+    assert simple_index("http://127.0.0.1:8080/") == "http://127.0.0.1:8080/simple/"
+    assert simple_index("http://127.0.0.1:8080") == "http://127.0.0.1:8080/simple/"
 
 
 def test_a_development_version_is_refused(release_dist: Path, targets_file: Path) -> None:
