@@ -1,9 +1,9 @@
 """The release rehearsal: publish dist/ to a real package index on 127.0.0.1, then prove from
 that index what users would get.
 
-    fill_wheelhouse(layout, matrix) -> Path  noetl's dependencies for every target's platform and the
-                                             sdist's build requirements, fetched once from the registry
-                                             (before anything else runs)
+    fill_wheelhouse(layout, matrix, *,       noetl's dependencies for every target's platform and
+        pythons, index_url) -> Path          Python (deps.fill) and the sdist's build requirements,
+                                             fetched once from the registry (before anything else runs)
     rehearse(layout, matrix) -> Outcome      index up, publish, prove, index down
     render(outcome) -> str                   one table: target, wheel, pip, uv, ran
 
