@@ -73,12 +73,13 @@ impl Client {
     pub fn register_playbook(&self, content: &[u8]) -> Result<Value> {
         let body =
             json!({ "content_base64": base64::engine::general_purpose::STANDARD.encode(content) });
+        let body = body.to_string();
         let url = self.url(&["api", "catalog", "register"]);
         let request = self
             .http
             .post(&url)
             .header("content-type", "application/json");
-        self.answer(request.send(body.to_string()))
+        self.answer_to_body(request.send(body.as_bytes()), body.len())
     }
 
     pub fn list_playbooks(&self) -> Result<Value> {
@@ -119,7 +120,16 @@ impl Client {
 
     /// The JSON body of a 2xx answer; anything else is a one-line error.
     fn answer(&self, sent: std::result::Result<Response<Body>, ureq::Error>) -> Result<Value> {
-        let mut response = sent.map_err(|err| self.transport_error(&err))?;
+        self.answer_to_body(sent, 0)
+    }
+
+    /// As `answer`, for a request that sent a body of `body_len` bytes.
+    fn answer_to_body(
+        &self,
+        sent: std::result::Result<Response<Body>, ureq::Error>,
+        body_len: usize,
+    ) -> Result<Value> {
+        let mut response = sent.map_err(|err| self.transport_error(&err, body_len))?;
         let status = response.status();
         let url = response.get_uri().to_string(); // after redirects, as ureq followed them
         let body = response
@@ -137,8 +147,15 @@ impl Client {
         })
     }
 
-    fn transport_error(&self, err: &ureq::Error) -> anyhow::Error {
-        if is_unreachable(err) {
+    fn transport_error(&self, err: &ureq::Error, body_len: usize) -> anyhow::Error {
+        if body_len > 0 && is_cut_off(err) {
+            anyhow!(
+                "the server at {} closed the connection while the request body ({body_len} bytes) was being sent ({}): \
+                 a body over the server's limit (2 MiB unless the server was started with --max-body-size) is refused that way",
+                self.server_url(),
+                describe(err)
+            )
+        } else if is_unreachable(err) {
             anyhow!(
                 "cannot reach the NoETL server at {}: {} (start it with 'noetl server start' or pass --server-url)",
                 self.server_url(),
@@ -175,6 +192,14 @@ fn is_unreachable(err: &ureq::Error) -> bool {
         ureq::Error::Timeout(_) | ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => true,
         _ => false,
     }
+}
+
+/// The peer closed the connection under a request: a write failed (broken pipe), or the
+/// server's close with unread bytes turned into a reset. A server over its body limit
+/// answers and closes before reading the rest, which is where a large body meets this.
+fn is_cut_off(err: &ureq::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(err, ureq::Error::Io(io) if matches!(io.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset))
 }
 
 /// The error as one line, e.g. "Connection refused (os error 111)".
@@ -260,6 +285,52 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "server answered 502 Bad Gateway for http://h/x: <html> bad </html>"
+        );
+    }
+
+    #[test]
+    fn a_cut_off_body_names_its_size_and_the_limit_and_nothing_else_changes() {
+        use std::io::{Error, ErrorKind};
+        let c = client("http://127.0.0.1:9");
+        let io = |kind: ErrorKind| ureq::Error::Io(Error::from(kind));
+        for kind in [ErrorKind::BrokenPipe, ErrorKind::ConnectionReset] {
+            let line = c.transport_error(&io(kind), 3_000_000).to_string();
+            assert!(
+                line.starts_with("the server at http://127.0.0.1:9 closed the connection while the request body (3000000 bytes) was being sent ("),
+                "{line}"
+            );
+            assert!(
+                line.ends_with("): a body over the server's limit (2 MiB unless the server was started with --max-body-size) is refused that way"),
+                "{line}"
+            );
+            assert!(!line.contains('\n'), "{line}");
+        }
+        // Without a body, or for other errors, the messages are what they were.
+        let reset = c
+            .transport_error(&io(ErrorKind::ConnectionReset), 0)
+            .to_string();
+        assert!(
+            reset.starts_with("cannot reach the NoETL server at http://127.0.0.1:9: "),
+            "{reset}"
+        );
+        let pipe = c.transport_error(&io(ErrorKind::BrokenPipe), 0).to_string();
+        assert!(
+            pipe.starts_with("request to http://127.0.0.1:9 failed: "),
+            "{pipe}"
+        );
+        let eof = c
+            .transport_error(&io(ErrorKind::UnexpectedEof), 10)
+            .to_string();
+        assert!(
+            eof.starts_with("request to http://127.0.0.1:9 failed: "),
+            "{eof}"
+        );
+        let refused = c
+            .transport_error(&io(ErrorKind::ConnectionRefused), 10)
+            .to_string();
+        assert!(
+            refused.starts_with("cannot reach the NoETL server at "),
+            "{refused}"
         );
     }
 

@@ -287,6 +287,86 @@ fn unreachable_server_is_one_clear_line() {
     }
 }
 
+/// A server that reads a request's headers, answers nothing and closes the socket with the
+/// body unread, as a server over its body limit does: the CLI's write of the body then fails
+/// (broken pipe or connection reset), and its one line says what happened and why.
+#[test]
+fn a_body_cut_off_by_the_server_is_one_clear_line() {
+    use std::io::Read;
+    use std::net::TcpListener;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut seen = Vec::new();
+        let mut chunk = [0u8; 4096];
+        // The headers, and at most 64 KiB of anything.
+        while !seen.windows(4).any(|w| w == b"\r\n\r\n") && seen.len() < 64 * 1024 {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.extend_from_slice(&chunk[..n]),
+            }
+        }
+        String::from_utf8_lossy(&seen).into_owned()
+        // the stream is dropped here: closed with the body unread
+    });
+
+    let env = Env::new();
+    // 8 MiB of playbook, over 10 MiB of body: more than loopback's socket buffers take.
+    let big = format!("{PLAYBOOK}# {}\n", "x".repeat(8 << 20));
+    let file = env.write("big.yaml", &big);
+    let mut child = env
+        .command(&[
+            "--server-url",
+            &url,
+            "catalog",
+            "register",
+            file.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("noetl did not stop within 60 s after the server closed the connection");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let run = common::Run::from(child.wait_with_output().unwrap());
+    let headers = server.join().unwrap();
+    assert!(
+        headers.starts_with("POST /api/catalog/register "),
+        "{headers}"
+    );
+
+    let body_len = base64::engine::general_purpose::STANDARD
+        .encode(big.as_bytes())
+        .len()
+        + r#"{"content_base64":""}"#.len();
+    let line = run.assert_one_line_error();
+    assert!(
+        line.starts_with(&format!(
+            "error: the server at {url} closed the connection while the request body ({body_len} bytes) was being sent ("
+        )),
+        "{line}"
+    );
+    assert!(
+        line.ends_with(
+            "): a body over the server's limit (2 MiB unless the server was started with --max-body-size) is refused that way"
+        ),
+        "{line}"
+    );
+}
+
 #[test]
 fn host_and_port_flags_select_the_server() {
     let server = FakeServer::start(|_| (200, json!({"items": []})));
