@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import platform
 import sys
 from pathlib import Path
 
 from packaging.tags import sys_tags
 
+from ..platforms import Arch, arches
 from ..procs import Captured, capture
 from ..runners import Runner, runner_for
-from .binary import PeFacts
+from .binary import ElfFacts, PeFacts
 from .context import Context
 from .results import Verdict, check, fail, ok, skip
 
@@ -37,6 +39,9 @@ def check_run(ctx: Context) -> Verdict | None:
         return fail(f"cannot run it under {runner.via}: {runner.missing}")
     if ctx.binary is None:
         return fail(ctx.facts_problem)
+    problem = _not_for(runner, ctx)
+    if problem:
+        return fail(problem)
     how = _describe(runner)
     if runner.via == "wine" and isinstance(ctx.facts, PeFacts) and WINE_STAND_IN in ctx.facts.imports:
         problem = place_stand_in(ctx)
@@ -53,6 +58,9 @@ def check_console_script(ctx: Context) -> Verdict | None:
     """On the host's own platform: install into a fresh venv and run the `noetl` console script."""
     if not installable_here(ctx.wheel.filename_tags):
         return None
+    problem = _not_for(Runner("native"), ctx)
+    if problem:
+        return fail(problem)
     venv = ctx.work / "venv"
     made = capture([sys.executable, "-m", "venv", "--without-pip", venv], env=clean_environment())
     if not made.ok:
@@ -67,6 +75,36 @@ def check_console_script(ctx: Context) -> Verdict | None:
         return fail(f"uv pip install: {installed.failure()}")
     out = capture([venv / "bin" / "noetl", "--version"], cwd=ctx.work, env=clean_environment())
     return _judge(out, expected_output(ctx), how="the console script in a fresh venv")
+
+
+def _not_for(runner: Runner, ctx: Context) -> str:
+    """Why running the binary through ``runner`` would prove nothing, decided from the binary's
+    format and machine and never by trying it: where binfmt_misc handlers are registered (qemu,
+    wine: many CI runners), the kernel starts a foreign binary through an emulator, so a
+    "native" run of a wrong binary could pass; and wine starts an ELF file as a Linux program."""
+    facts, name = ctx.facts, ctx.binary_member
+    if facts is None:
+        return f"not run: {ctx.facts_problem}"
+    if runner.via == "native":
+        host = host_arch()
+        if host is None:  # not Linux, or a machine platforms.toml does not know: nothing to hold it to
+            return ""
+        if not isinstance(facts, ElfFacts) or (facts.machine, facts.elf_class, facts.endian) != (
+                host.elf_machine, host.elf_class, host.endian):
+            return (f"not run: {name} is {facts.describe()}, and only ELF {host.elf_class}-bit "
+                    f"{host.endian}-endian {host.elf_machine} runs natively on this {platform.machine()} host "
+                    "(anything else would start only through a binfmt_misc emulator, if at all)")
+    if runner.via == "wine" and not isinstance(facts, PeFacts):
+        return f"not run: {name} is {facts.describe()}, not a PE program (wine would start it as a host program)"
+    return ""
+
+
+def host_arch() -> Arch | None:
+    """This host's architecture as platforms.toml describes it (Linux only), from platform.machine()."""
+    if platform.system() != "Linux":
+        return None
+    machine = platform.machine()
+    return next((arch for arch in arches().values() if arch.machine("linux") == machine and arch.elf_machine), None)
 
 
 def installable_here(filename_tags: frozenset[str]) -> bool:

@@ -56,7 +56,33 @@ def test_windows_exe_in_the_linux_wheel(built_dist: BuiltDist, linux_wheel: Path
     exe = read(built_dist.wheel_for(WINDOWS), "noetl/bin/noetl.exe")
     report = verify_one(rewrite(linux_wheel, tmp_path, replace={BINARY: exe}))
     assert_fails(report, "arch", "is PE IMAGE_FILE_MACHINE_AMD64", "needs ELF")
-    assert_fails(report, "run")
+    # decided from the format, not by exec: a wine binfmt_misc handler would start it
+    assert_fails(report, "run", "not run: noetl/bin/noetl is PE IMAGE_FILE_MACHINE_AMD64", "runs natively")
+
+
+def test_linux_binary_in_the_windows_wheel(built_dist: BuiltDist, linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    """wine64 starts an ELF file as a Linux program: this wheel would pass 'ran under wine'."""
+    windows = built_dist.wheel_for(WINDOWS)
+    report = verify_one(rewrite(windows, tmp_path, replace={"noetl/bin/noetl.exe": read(linux_wheel, BINARY)}))
+    assert_fails(report, "arch", "is ELF 64-bit little-endian EM_X86_64", "needs PE")
+    assert_fails(report, "run", "not run: noetl/bin/noetl.exe is ELF 64-bit little-endian EM_X86_64, not a PE program")
+
+
+@pytest.mark.parametrize(("zig_target", "machine"), [("aarch64-linux-musl", "EM_AARCH64"), ("x86-linux-musl", "EM_386")])
+def test_foreign_program_in_the_linux_wheel_is_not_run(
+    linux_wheel: Path, compile_c: Compile, tmp_path: Path, verify_one: Verify, zig_target: str, machine: str,
+) -> None:
+    """A static program that prints the right version, for another machine. Here it may well
+    start: the aarch64 one through a qemu binfmt_misc handler (as on many CI runners), the i386
+    one through the kernel's IA32 emulation or a qemu-i386 handler. Either way it proves nothing
+    for x86_64 machines, so run and console-script fail without starting it, handlers or not."""
+    program = compile_c(zig_target).read_bytes()
+    report = verify_one(rewrite(linux_wheel, tmp_path, replace={BINARY: program}))
+    assert_fails(report, "arch", f"is ELF {'64' if machine == 'EM_AARCH64' else '32'}-bit little-endian {machine}",
+                 "x86_64 needs EM_X86_64")
+    assert_fails(report, "run", "not run: noetl/bin/noetl is ELF", machine,
+                 "only ELF 64-bit little-endian EM_X86_64 runs natively")
+    assert_fails(report, "console-script", "not run: noetl/bin/noetl is ELF", machine)
 
 
 def test_macos_binary_in_the_linux_wheel(linux_wheel: Path, macos_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
@@ -201,6 +227,7 @@ def test_script_instead_of_a_binary(linux_wheel: Path, tmp_path: Path, verify_on
     script = f"#!/bin/sh\necho noetl {build_version()}\n".encode()
     report = verify_one(rewrite(linux_wheel, tmp_path, replace={BINARY: script}))
     assert_fails(report, "arch", "a script (#!), not an executable")
+    assert_fails(report, "run", "not run: noetl/bin/noetl: a script (#!), not an executable")  # though it prints the version
 
 
 def test_arm64_macos_binary_without_a_signature(macos_wheel: Path, compile_c: Compile, tmp_path: Path, verify_one: Verify) -> None:
