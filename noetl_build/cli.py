@@ -143,7 +143,7 @@ def _dispatch(args: argparse.Namespace, layout: Layout) -> int:
         targets = matrix.select(args.targets)
         from . import pipeline
 
-        results = pipeline.build(targets, layout)
+        results = pipeline.build(targets, layout, matrix=matrix.targets)
         print(pipeline.render(results))
         return 0 if all(r.ok for r in results) else 1
     if args.command == "bench":

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import ReleaseError
 from .files import atomic_copy, atomic_write_text
 
 MANIFEST = "manifest.json"
@@ -23,6 +24,8 @@ class Entry:
     build_seconds: float
     built_at: str  # ISO 8601 UTC
     tags: list[str]
+    # the rustc that compiled the binary: rustc (release), commit-hash, host, toolchain, std
+    compiler: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,3 +91,28 @@ def write_index(
     if sdist:
         manifest["sdist"] = asdict(sdist)
     atomic_write_text(dist / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+
+
+def one_compiler(entries: list[Entry], *, rebuild: str) -> dict[str, str]:
+    """The one rustc (release and commit) that compiled every wheel of ``entries``; ReleaseError
+    naming the targets when an entry records none or two compilers are among them."""
+    unknown = [e.target for e in entries if not e.compiler.get("rustc")]
+    if unknown:
+        raise ReleaseError(
+            f"manifest.json does not record the compiler of {', '.join(unknown)} (built before compilers were "
+            f"recorded): rebuild ({rebuild})"
+        )
+    by_compiler: dict[tuple[str, str], list[str]] = {}
+    for entry in entries:
+        by_compiler.setdefault((entry.compiler["rustc"], entry.compiler.get("commit-hash", "unknown")), []).append(
+            entry.target)
+    if len(by_compiler) > 1:
+        groups = sorted(by_compiler.items(), key=lambda item: -len(item[1]))
+        parts = [f"rustc {rustc} ({commit[:12]}) built {', '.join(names) if len(names) <= 3 else f'{len(names)} targets'}"
+                 for (rustc, commit), names in groups]
+        raise ReleaseError(
+            f"the wheels were compiled by {len(by_compiler)} compilers ({'; '.join(parts)}): a release is built by "
+            f"one; rebuild them with one toolchain (nox -s doctor shows which each target gets; {rebuild})"
+        )
+    return entries[0].compiler if entries else {}
+

@@ -21,7 +21,7 @@ from .report import human_size, say, table, unexpected
 from .sbom import build_sbom
 from .source import FALLBACK_EPOCH, source_date_epoch
 from .targets import Target
-from .toolchain import choose
+from .toolchain import Plan, compiler_label, plan
 from .ui import build_ui
 from .version import build_version
 from .wheelfile import wheel_tags
@@ -52,6 +52,7 @@ class Run:
     epoch: int
     generic: Path
     generic_sha: str
+    toolchains: Plan
 
 
 @contextlib.contextmanager
@@ -67,13 +68,17 @@ def exclusive(layout: Layout) -> Iterator[None]:
         yield
 
 
-def build(targets: Sequence[Target], layout: Layout) -> list[Result]:
-    """Build every target's wheel into dist/, going on past failures; one Result per target."""
+def build(targets: Sequence[Target], layout: Layout, *, matrix: Sequence[Target] = ()) -> list[Result]:
+    """Build every target's wheel into dist/, going on past failures; one Result per target.
+
+    ``matrix`` (all of targets.toml) decides the one compiler: the toolchain that can build every
+    target of it, so a later build of other targets gets the same one.
+    """
     with exclusive(layout):
-        return _build(targets, layout)
+        return _build(targets, layout, matrix)
 
 
-def _build(targets: Sequence[Target], layout: Layout) -> list[Result]:
+def _build(targets: Sequence[Target], layout: Layout, matrix: Sequence[Target]) -> list[Result]:
     _sweep(targets, layout)
     epoch = source_date_epoch(layout.root)
     if epoch == FALLBACK_EPOCH:
@@ -84,7 +89,9 @@ def _build(targets: Sequence[Target], layout: Layout) -> list[Result]:
     say("==> ui: " + ("built" if build_ui(layout) else "up to date"))
     generic = build_generic_wheel(layout, version=version, epoch=epoch)
     say(f"==> generic wheel: {generic.name}")
-    run = Run(layout, tools, version, epoch, generic, sha256_file(generic))
+    toolchains = plan(targets, matrix=matrix)
+    _say_compilers(toolchains, len(targets))
+    run = Run(layout, tools, version, epoch, generic, sha256_file(generic), toolchains)
 
     entries = dist.load_entries(layout.dist)
     results = []
@@ -108,19 +115,30 @@ def _sweep(targets: Sequence[Target], layout: Layout) -> None:
         say(f"==> removed {len(swept)} temporary file(s) an interrupted run left")
 
 
-def target_sbom(target: Target, run: Run) -> bytes:
+def _say_compilers(toolchains: Plan, count: int) -> None:
+    compilers = toolchains.compilers
+    if len(compilers) == 1:
+        names = sorted({choice.toolchain.name for choice in toolchains.choices.values()})
+        say(f"==> compiler: {compiler_label(compilers[0])} [{', '.join(names)}]")
+    elif len(compilers) > 1:
+        say(f"warning: {len(compilers)} compilers build these {count} targets "
+            f"({', '.join(compiler_label(c) for c in compilers)}): publish refuses a release that mixes them; "
+            "nox -s doctor shows which toolchain each target gets")
+
+
+def target_sbom(target: Target, run: Run, compiler: dict[str, str]) -> bytes:
     """The target's SBOM (crates compiled into its binary, bundled UI, requirements), cached."""
     layout = run.layout
     out = layout.target_dir(target.name) / "sbom.cdx.json"
     stamp = Stamp(layout.target_dir(target.name) / "sbom.json")
     inputs = [layout.crate / "Cargo.toml", layout.crate / "Cargo.lock", layout.ui_lock, layout.root / "pyproject.toml"]
     fingerprint = digest(files=inputs, base=layout.root, extra={
-        "version": run.version, "epoch": run.epoch, "rust": target.rust_targets,
+        "version": run.version, "epoch": run.epoch, "rust": target.rust_targets, "compiler": compiler,
         "code": code_digest(Path(__file__).with_name("sbom.py"))})
     if stamp.current(out, fingerprint):
         return out.read_bytes()
     data = build_sbom(layout.root, version=run.version, epoch=run.epoch, rust_targets=target.rust_targets,
-                      subject=f"wheel for {target.name}")
+                      subject=f"wheel for {target.name}", compiler=compiler)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
     stamp.write({"fingerprint": fingerprint, "sha256": sha256_file(out)})
@@ -131,10 +149,10 @@ def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry]) -> R
     started = time.monotonic()
     layout = run.layout
     try:
-        choice = choose(target)
+        choice = run.toolchains.choice(target)
         say(f"==> {target.name}: {choice.describe()}")
         compiled = compile_target(target, choice, layout, run.tools, version=run.version, epoch=run.epoch)
-        sbom = target_sbom(target, run)
+        sbom = target_sbom(target, run, choice.toolchain.compiler)
         stamp = Stamp(layout.target_dir(target.name) / "wheel.json")
         fingerprint = digest(extra={
             "binary": compiled.sha256, "generic": run.generic_sha, "tags": target.platform_tag,
@@ -162,7 +180,7 @@ def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry]) -> R
             target=target.name, wheel=final.name, sha256=sha256_file(final), size=final.stat().st_size,
             build_seconds=round(seconds, 1),
             built_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            tags=wheel_tags(final),
+            tags=wheel_tags(final), compiler=choice.compiler,
         )
         entries[target.name] = entry
         stamp.write({"fingerprint": fingerprint, "wheel": final.name})

@@ -1,6 +1,6 @@
 """A CycloneDX 1.6 SBOM (PEP 770) of what one NoETL artifact carries, byte-identical across rebuilds.
 
-    build_sbom(root, version=..., epoch=..., rust_targets=..., subject=...) -> bytes
+    build_sbom(root, version=..., epoch=..., rust_targets=..., subject=..., compiler=...) -> bytes
 
 It lists, under the root component (the noetl application at ``version``):
 
@@ -9,7 +9,10 @@ It lists, under the root component (the noetl application at ``version``):
   can need), as cargo's feature resolver decides them (``cargo tree -e normal --target T``),
   licensed as ``cargo metadata`` says, hashed with Cargo.lock's checksums;
 - the npm packages bundled into the web UI: the non-dev packages of ui-src/package-lock.json;
-- the Python requirements of pyproject.toml, which pip installs (they are not bundled).
+- the Python requirements of pyproject.toml, which pip installs (they are not bundled);
+
+and, among the metadata's tools, the rustc that compiled the binary (``compiler``: its release,
+commit hash and host, as ``rustc -vV`` says; none for the sdist and the generic wheel).
 
 The wheel puts it at ``<name>-<version>.dist-info/sboms/noetl.cdx.json`` (``sbom_member``).
 docs/sbom.md says what is in it and how to read it.
@@ -57,6 +60,8 @@ SUBJECT_PROPERTY = "noetl:sbom:subject"
 RUST_TARGETS_PROPERTY = "noetl:sbom:rust-targets"
 REQUIREMENT_PROPERTY = "noetl:python:requirement"
 BUNDLED_PROPERTY = "noetl:bundled"
+RUSTC_COMMIT_PROPERTY = "noetl:rustc:commit-hash"
+RUSTC_HOST_PROPERTY = "noetl:rustc:host"
 # Serial numbers are uuid5(this, the document's content): same content, same serial.
 _SERIAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://noetl.io/sbom")
 _PLACEHOLDER_SERIAL = uuid.UUID(int=0)
@@ -112,19 +117,21 @@ class Crates:
 
 def build_sbom(
     root: Path, *, version: str, epoch: int, rust_targets: Sequence[str] | None, subject: str,
+    compiler: Mapping[str, str] | None = None,
 ) -> bytes:
     """The SBOM of one artifact as CycloneDX 1.6 JSON (UTF-8, ends with a newline).
 
     ``rust_targets``: the rustc targets whose binary the artifact holds (two for universal2);
     ``()`` when it holds none (the generic wheel); ``None`` for the sdist (every platform).
     ``epoch`` (SOURCE_DATE_EPOCH) is the timestamp; ``subject`` names the artifact, e.g.
-    "wheel for x86_64-unknown-linux-gnu".
+    "wheel for x86_64-unknown-linux-gnu". ``compiler`` (rustc, commit-hash, host) names the
+    rustc that compiled the binary.
     """
     rust = rust_crates(root, rust_targets)
     npm, npm_direct = npm_packages(root)
     python = python_requirements(root)
     bom = _bom(root, version=version, epoch=epoch, rust_targets=rust_targets, subject=subject,
-               rust=rust, npm=npm, npm_direct=npm_direct, python=python)
+               rust=rust, npm=npm, npm_direct=npm_direct, python=python, compiler=compiler)
     # The serial number is derived from everything else, so equal content gets an equal serial.
     first = _render(bom)
     bom.serial_number = uuid.uuid5(_SERIAL_NAMESPACE, first)
@@ -350,10 +357,35 @@ def python_requirements(root: Path) -> tuple[Requirement, ...]:
 
 # --- the document ----------------------------------------------------------------------------
 
+def _compiler_tool(compiler: Mapping[str, str] | None) -> list[Component]:
+    """The rustc that compiled the binary, as a tool of the metadata."""
+    if not compiler:
+        return []
+    return [Component(
+        type=ComponentType.APPLICATION, name="rustc", version=compiler["rustc"],
+        description="the Rust compiler that compiled the noetl binary",
+        properties=[Property(name=RUSTC_COMMIT_PROPERTY, value=compiler.get("commit-hash", "unknown")),
+                    Property(name=RUSTC_HOST_PROPERTY, value=compiler.get("host", "unknown"))],
+    )]
+
+
+def sbom_compiler(document: Mapping[str, Any]) -> dict[str, str] | None:
+    """The compiler a parsed SBOM names ({"rustc", "commit-hash", "host"}), None when it names none."""
+    tools = document.get("metadata", {}).get("tools", {})
+    components = tools.get("components", []) if isinstance(tools, dict) else []
+    for component in components:
+        if isinstance(component, dict) and component.get("name") == "rustc":
+            properties = {p.get("name"): p.get("value") for p in component.get("properties", []) if isinstance(p, dict)}
+            return {"rustc": str(component.get("version", "")),
+                    "commit-hash": str(properties.get(RUSTC_COMMIT_PROPERTY, "unknown")),
+                    "host": str(properties.get(RUSTC_HOST_PROPERTY, "unknown"))}
+    return None
+
+
 def _bom(
     root: Path, *, version: str, epoch: int, rust_targets: Sequence[str] | None, subject: str,
     rust: Crates, npm: tuple[NpmPackage, ...], npm_direct: frozenset[tuple[str, str]],
-    python: tuple[Requirement, ...],
+    python: tuple[Requirement, ...], compiler: Mapping[str, str] | None,
 ) -> Bom:
     licenses = LicenseFactory()
     project = tomllib.loads((root / "pyproject.toml").read_text()).get("project", {})
@@ -403,7 +435,7 @@ def _bom(
             tools=ToolRepository(components=[Component(
                 type=ComponentType.APPLICATION, name="noetl_build.sbom",
                 description="cargo tree + cargo metadata + Cargo.lock, ui-src/package-lock.json, pyproject.toml",
-            )]),
+            ), *_compiler_tool(compiler)]),
         ),
         components=[*crates.values(), *packages.values(), *requirements],
     )

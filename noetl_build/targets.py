@@ -31,6 +31,7 @@ _KEYS: dict[str, tuple[type, bool]] = {
     "apt": (list, False),
     "link-glibc": (str, False),
     "unversion": (list, False),
+    "rustc": (str, False),
 }
 _QEMU_KEYS = {"program": True, "sysroot": False}
 # the minimum-version keys (glibc, musl, macos): which one a triple needs is platforms.toml's
@@ -41,6 +42,7 @@ _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}")  # link stubs and shims
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _APT_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]{0,99}(:[a-z0-9]+)?")  # Debian policy, optional :arch
+_RUSTC_RELEASE = re.compile(r"[0-9]{1,3}\.[0-9]{1,4}(\.[0-9]{1,4})?")  # "1.96" or "1.96.0"
 _MAX_STRING = 4096  # a flag, a tag, a path: nothing longer is real
 
 
@@ -64,6 +66,8 @@ class Target:
     # weak symbols whose newer version needs are dropped after the link (elfpatch) to keep the promise
     link_glibc: tuple[int, int] | None = None
     unversion: tuple[str, ...] = ()
+    # the rustc release this target must be built with ("1.95" or "1.95.0"); None: the run's one compiler
+    rustc: str | None = None
     # the raw table, for fingerprints: a change to any key rebuilds the target
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -287,6 +291,9 @@ def _parse_target(table: Mapping[str, Any], where: str) -> Target:
     for package in string_lists["apt"]:
         if not _APT_PACKAGE.fullmatch(package):
             raise fail("apt", f"{shown(package)} is not a Debian package name")
+    rustc = table.get("rustc")
+    if rustc is not None and not _RUSTC_RELEASE.fullmatch(rustc):
+        raise fail("rustc", f"{shown(rustc)} is not a rustc release (e.g. \"1.96\" or \"1.96.0\")")
 
     return Target(
         triple=triple,
@@ -305,6 +312,7 @@ def _parse_target(table: Mapping[str, Any], where: str) -> Target:
         apt=string_lists["apt"],
         link_glibc=link_glibc,
         unversion=string_lists["unversion"],
+        rustc=rustc,
         raw=dict(table),
     )
 

@@ -4,12 +4,19 @@ A target is built with a toolchain that has the target's standard library
 installed ("prebuilt-std"); failing that, with one that ships the standard
 library's source, building std with ``-Zbuild-std`` ("build-std"); failing
 that, not at all, with a message naming both remedies.
+
+A release is built by one compiler: ``plan`` gives every target of a run the one
+toolchain that can build the whole matrix (prebuilt std where it has it, its std's
+source elsewhere), so the host target is not the odd one out just because rustup's
+stable has its std. A target whose targets.toml entry names a ``rustc`` release gets
+a toolchain of that release instead; ``publish`` refuses a set that mixes compilers.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -47,6 +54,27 @@ class Toolchain:
     def label(self) -> str:
         """e.g. "rustc 1.96.0 [system:/usr/bin/rustc]"."""
         return f"rustc {self.version.split()[1]} [{self.name}]"
+
+    def _field(self, name: str) -> str:
+        """A field of `rustc -vV` ("release", "commit-hash", "host"), "" when it has none."""
+        prefix = f"{name}: "
+        return next((line[len(prefix):].strip() for line in self.verbose_version.splitlines()
+                     if line.startswith(prefix)), "")
+
+    @property
+    def release(self) -> str:
+        """e.g. "1.96.0" or "1.97.0-nightly"."""
+        return self._field("release") or (self.version.split() + ["", "?"])[1]
+
+    @property
+    def compiler(self) -> dict[str, str]:
+        """What identifies the compiler in manifest.json and the SBOM: release, commit, host."""
+        return {"rustc": self.release, "commit-hash": self._field("commit-hash") or "unknown",
+                "host": self._field("host") or "unknown"}
+
+    def matches(self, release: str) -> bool:
+        """Whether this is rustc ``release`` ("1.95" matches 1.95.x; "1.95.0" only itself)."""
+        return self.release == release or self.release.startswith(release + ".")
 
     def has_std(self, rust_target: str) -> bool:
         lib = self.sysroot / "lib" / "rustlib" / rust_target / "lib"
@@ -86,6 +114,16 @@ class Choice:
 
     def describe(self) -> str:
         return f"{self.toolchain.label}, {self.strategy}"
+
+    @property
+    def compiler(self) -> dict[str, str]:
+        """The toolchain's compiler and how std was had, as manifest.json records it."""
+        return {**self.toolchain.compiler, "toolchain": self.toolchain.name, "std": self.strategy}
+
+
+def compiler_label(compiler: dict[str, str]) -> str:
+    """e.g. "rustc 1.96.0 (ac68faa20c58)", for messages."""
+    return f"rustc {compiler.get('rustc', '?')} ({compiler.get('commit-hash', 'unknown')[:12]})"
 
 
 def _probe(name: str, rustc: Path, cargo: Path) -> Toolchain | None:
@@ -142,6 +180,80 @@ def choose(target: Target, toolchains: tuple[Toolchain, ...] | None = None) -> C
         f"its source (toolchains found: {found}); run 'rustup target add {missing}', or install "
         f"a toolchain with std sources ({DEBIAN_REMEDY}, or 'rustup component add rust-src')"
     )
+
+
+def _buildable(toolchain: Toolchain, target: Target) -> bool:
+    return toolchain.has_std_source or all(toolchain.has_std(t) for t in target.rust_targets)
+
+
+def _strategy(toolchain: Toolchain, target: Target) -> str:
+    return "prebuilt-std" if all(toolchain.has_std(t) for t in target.rust_targets) else "build-std"
+
+
+def _ranked(toolchains: tuple[Toolchain, ...]) -> list[Toolchain]:
+    """Released compilers before nightly and beta ones, then in discovery order."""
+    return sorted(toolchains, key=lambda t: "-" in t.release)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The toolchain of every target of a run: one compiler for all, unless targets.toml pins one."""
+
+    choices: dict[str, Choice]
+    errors: dict[str, ToolchainError]
+    shared: Toolchain | None  # the run's one compiler, None when no toolchain builds them all
+
+    def choice(self, target: Target) -> Choice:
+        """The target's choice, or its ToolchainError (which fails that target alone)."""
+        if target.name in self.errors:
+            raise self.errors[target.name]
+        return self.choices[target.name]
+
+    @property
+    def compilers(self) -> list[dict[str, str]]:
+        """The distinct compilers the plan uses (one, for a release)."""
+        seen: dict[tuple[str, str], dict[str, str]] = {}
+        for choice in self.choices.values():
+            compiler = choice.toolchain.compiler
+            seen.setdefault((compiler["rustc"], compiler["commit-hash"]), compiler)
+        return list(seen.values())
+
+
+def plan(
+    targets: Sequence[Target], *, matrix: Sequence[Target] = (), toolchains: tuple[Toolchain, ...] | None = None,
+) -> Plan:
+    """One toolchain for ``targets``: the first (released before nightly) that can build every
+    target of ``matrix`` (so that building some targets now and others later still gives one
+    compiler), else every one of ``targets``; only when none can does each target get its own
+    (``choose``), which publish will refuse as a release. Targets that pin a ``rustc`` release
+    get a toolchain of that release."""
+    toolchains = discover() if toolchains is None else toolchains
+    free = [t for t in targets if t.rustc is None]
+    scope = [t for t in matrix if t.rustc is None] or free
+    shared = next((tc for tc in _ranked(toolchains) if all(_buildable(tc, t) for t in scope)), None)
+    if shared is None and scope is not free:
+        shared = next((tc for tc in _ranked(toolchains) if all(_buildable(tc, t) for t in free)), None)
+    choices: dict[str, Choice] = {}
+    errors: dict[str, ToolchainError] = {}
+    for target in targets:
+        try:
+            if target.rustc is not None:
+                pinned = tuple(tc for tc in toolchains if tc.matches(target.rustc))
+                if not pinned:
+                    found = ", ".join(f"{tc.release} [{tc.name}]" for tc in toolchains) or "none"
+                    raise ToolchainError(
+                        f"{target.name}: targets.toml asks for rustc {target.rustc} and no toolchain here is that "
+                        f"release (found: {found}); install it (rustup toolchain install {target.rustc}) "
+                        f"or remove the target's rustc key"
+                    )
+                choices[target.name] = choose(target, pinned)
+            elif shared is not None:
+                choices[target.name] = Choice(toolchain=shared, strategy=_strategy(shared, target))
+            else:
+                choices[target.name] = choose(target, toolchains)
+        except ToolchainError as exc:
+            errors[target.name] = exc
+    return Plan(choices, errors, shared)
 
 
 def missing_tools(target: Target, choice: Choice) -> list[str]:

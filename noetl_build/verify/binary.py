@@ -30,6 +30,7 @@ class ElfFacts:
     needed: tuple[str, ...]  # DT_NEEDED libraries
     glibc: tuple[int, ...] | None  # highest GLIBC_x.y[.z] symbol version needed
     arm: tuple[tuple[str, int], ...] = ()  # ARM: the aeabi .ARM.attributes (TAG_CPU_ARCH, ...)
+    compilers: tuple[str, ...] = ()  # .comment's "rustc version 1.96.0 (ac68faa20 2026-05-25)" lines
 
     format = "ELF"
 
@@ -126,7 +127,11 @@ def _elf(path: Path) -> ElfFacts:
         needed: list[str] = []
         glibc: list[tuple[int, ...]] = []
         arm: list[tuple[str, int]] = []
+        comments: list[str] = []
         for section in elf.iter_sections():
+            if section.name == ".comment":
+                comments += [text.decode("utf-8", "replace") for text in section.data().split(b"\0")
+                             if text.startswith(b"rustc version ")]
             if isinstance(section, ARMAttributesSection):
                 arm += _arm_attributes(section)
             if isinstance(section, DynamicSection):
@@ -144,6 +149,7 @@ def _elf(path: Path) -> ElfFacts:
             needed=tuple(needed),
             glibc=max(glibc) if glibc else None,
             arm=tuple(arm),
+            compilers=tuple(dict.fromkeys(comments)),
         )
 
 

@@ -29,9 +29,11 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from packageurl import PackageURL
 
+from .. import dist
 from ..procs import capture
-from ..sbom import SBOM_DIR, SBOM_NAME
+from ..sbom import SBOM_DIR, SBOM_NAME, sbom_compiler
 from ..targets import Target
+from .binary import ElfFacts
 from .context import Context
 from .results import Verdict, check, fail, ok
 
@@ -39,6 +41,45 @@ from .results import Verdict, check, fail, ok
 CARGO_TIMEOUT = 600  # cargo may have to download crate sources first
 Package = tuple[str, str]  # (name, version)
 Edge = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]  # (declaring package, resolve-graph dep) -> follow it?
+
+
+@check("compiler")
+def check_compiler(ctx: Context) -> Verdict:
+    """The SBOM names the rustc that compiled the binary; manifest.json's entry for the wheel names
+    the same one, and so does an ELF binary's own .comment ("rustc version 1.96.0 (ac68faa20 ...)")."""
+    name = f"{ctx.wheel.dist_info}/{SBOM_DIR}/{SBOM_NAME}"
+    if ctx.wheel.member(name) is None:
+        return fail(f"no {name} in the wheel, so nothing names its compiler")
+    try:
+        document = json.loads(ctx.wheel.read_member(name))
+    except json.JSONDecodeError:
+        return fail(f"{name} is not JSON, so nothing names its compiler")
+    named = sbom_compiler(document) if isinstance(document, dict) else None
+    if named is None:
+        return fail("the SBOM names no rustc among its tools: rebuild the wheel (nox -s build_all)")
+    label = f"rustc {named['rustc']} ({named['commit-hash'][:12]})"
+    problems = []
+    entry = next((e for e in dist.load_entries(ctx.layout.dist).values() if e.wheel == ctx.wheel.path.name), None)
+    if entry is not None and entry.compiler:
+        recorded = (entry.compiler.get("rustc"), entry.compiler.get("commit-hash"))
+        if recorded != (named["rustc"], named["commit-hash"]):
+            problems.append(f"manifest.json says rustc {recorded[0]} ({str(recorded[1])[:12]}), the SBOM {label}")
+    sources = ["the SBOM", *(["manifest.json"] if entry is not None and entry.compiler else [])]
+    if isinstance(ctx.facts, ElfFacts):
+        if not ctx.facts.compilers:
+            problems.append("the binary's .comment names no rustc")
+        for line in ctx.facts.compilers:
+            # "rustc version 1.96.0 (ac68faa20 2026-05-25)": release, then the commit's first 9 hex digits
+            parts = line.split()
+            release = parts[2] if len(parts) > 2 else ""
+            short = parts[3].lstrip("(") if len(parts) > 3 else ""
+            if release != named["rustc"] or not (short and named["commit-hash"].startswith(short)):
+                problems.append(f"the binary was compiled by {line.removeprefix('rustc version ')}, not {label}")
+        sources.append("the binary's .comment")
+    if problems:
+        return fail("; ".join(problems))
+    said = sources[0] if len(sources) == 1 else ", ".join(sources[:-1]) + " and " + sources[-1]
+    return ok(f"{label}, as {said} {'say' if len(sources) > 1 else 'says'}")
 
 
 @check("sbom")

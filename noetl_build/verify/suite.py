@@ -18,7 +18,7 @@ from .checks_common import (
 )
 from .auditable import check_auditable
 from .checks_release import check_install, check_version
-from .checks_sbom import check_sbom
+from .checks_sbom import check_compiler, check_sbom
 from .context import Context, prepare
 from .delocate import check_delocate
 from .execution import check_console_script, check_run
@@ -33,6 +33,7 @@ CHECKS: tuple[Check[Context], ...] = (
     check_twine,
     check_contents,
     check_sbom,
+    check_compiler,
     check_version,
     check_auditable,
     check_arch,

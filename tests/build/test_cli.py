@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -62,8 +63,8 @@ def test_a_bug_in_one_target_fails_that_target_in_one_line(tmp_path: Path, monke
 
     target = load_matrix(ROOT / "targets.toml").targets[0]
     layout = Layout.at(ROOT, build=tmp_path / "build", dist=tmp_path / "dist")
-    monkeypatch.setattr(pipeline, "choose", fail_with(ValueError("bad value \x1b]0;title\x07\nsecond line")))
-    run = pipeline.Run(layout, None, "1.0.0", 1, tmp_path / "generic.whl", "0" * 64)  # type: ignore[arg-type]
+    broken = SimpleNamespace(choice=fail_with(ValueError("bad value \x1b]0;title\x07\nsecond line")))
+    run = pipeline.Run(layout, None, "1.0.0", 1, tmp_path / "generic.whl", "0" * 64, broken)  # type: ignore[arg-type]
     result = pipeline._build_target(target, run, {})
     assert result.status == "failed" and not result.ok
     assert result.message.startswith(f"{target.name}: unexpected ValueError: bad value \\x1b]0;title\\x07 (a bug")

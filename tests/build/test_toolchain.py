@@ -8,12 +8,13 @@ import pytest
 
 from noetl_build.errors import ToolchainError
 from noetl_build.targets import load_matrix
-from noetl_build.toolchain import Toolchain, choose
+from noetl_build.toolchain import Toolchain, choose, plan
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def fake_toolchain(root: Path, name: str, *, std: tuple[str, ...] = (), source: bool = False) -> Toolchain:
+def fake_toolchain(root: Path, name: str, *, std: tuple[str, ...] = (), source: bool = False,
+                   release: str = "1.96.0", commit: str = "ac68faa20c58cbccd01ee7208bf3b6e93a7d7f96") -> Toolchain:
     sysroot = root / name
     for target in std:
         lib = sysroot / "lib" / "rustlib" / target / "lib"
@@ -25,7 +26,8 @@ def fake_toolchain(root: Path, name: str, *, std: tuple[str, ...] = (), source: 
         (std_src / "Cargo.toml").write_text("[package]\n")
     return Toolchain(
         name=f"rustup:{name}", rustc=sysroot / "bin/rustc", cargo=sysroot / "bin/cargo",
-        sysroot=sysroot, version=f"rustc ({name})", verbose_version=name,
+        sysroot=sysroot, version=f"rustc {release} ({name})",
+        verbose_version=f"rustc {release}\nrelease: {release}\ncommit-hash: {commit}\nhost: x86_64-unknown-linux-gnu",
     )
 
 
@@ -74,3 +76,74 @@ def test_universal2_slices_get_their_own_minimum_macos(targets: dict) -> None:
     assert slices["x86_64-apple-darwin"].macos == (10, 12)
     assert slices["aarch64-apple-darwin"].macos == (11, 0)  # arm64 macOS starts at 11.0
     assert slices["aarch64-apple-darwin"].raw["triple"] == "aarch64-apple-darwin"
+
+
+# --- one compiler per run -------------------------------------------------------------------
+
+HOST = "x86_64-unknown-linux-gnu"
+
+
+def test_one_toolchain_builds_the_whole_matrix_even_the_host(tmp_path: Path, targets: dict) -> None:
+    """rustup's stable has the host's std only; Debian's rustc-web has it too, and std's source:
+    every target, the host's included, gets Debian's (prebuilt std for the host, build-std elsewhere)."""
+    rustup = fake_toolchain(tmp_path, "stable", std=(HOST,), release="1.95.0", commit="59807616e" + "0" * 31)
+    debian = fake_toolchain(tmp_path, "debian", std=(HOST,), source=True)
+    everything = list(targets.values())
+    chosen = plan(everything, matrix=everything, toolchains=(rustup, debian))
+    assert chosen.shared == debian and not chosen.errors
+    assert {c.toolchain for c in chosen.choices.values()} == {debian}
+    assert chosen.choices[HOST].strategy == "prebuilt-std"
+    assert {c.strategy for name, c in chosen.choices.items() if name != HOST} == {"build-std"}
+    assert chosen.compilers == [{"rustc": "1.96.0", "commit-hash": debian.compiler["commit-hash"],
+                                 "host": HOST}]
+    # building the host alone later still gets the matrix's compiler, not rustup's
+    alone = plan([targets[HOST]], matrix=everything, toolchains=(rustup, debian))
+    assert alone.choice(targets[HOST]).toolchain == debian
+    # without the matrix, the host alone is rustup's (the first that can build what was asked)
+    assert plan([targets[HOST]], toolchains=(rustup, debian)).choice(targets[HOST]).toolchain == rustup
+
+
+def test_a_released_compiler_is_preferred_to_nightly(tmp_path: Path, targets: dict) -> None:
+    nightly = fake_toolchain(tmp_path, "nightly", std=(HOST,), source=True, release="1.97.0-nightly")
+    debian = fake_toolchain(tmp_path, "debian", std=(HOST,), source=True)
+    everything = list(targets.values())
+    assert plan(everything, matrix=everything, toolchains=(nightly, debian)).shared == debian
+
+
+def test_without_one_toolchain_for_all_each_target_gets_its_own(tmp_path: Path, targets: dict) -> None:
+    rustup = fake_toolchain(tmp_path, "stable", std=(HOST,), release="1.95.0", commit="5" * 40)
+    macos = fake_toolchain(tmp_path, "macos", std=("x86_64-apple-darwin",))
+    chosen = plan([targets[HOST], targets["x86_64-apple-darwin"], targets["aarch64-apple-darwin"]],
+                  toolchains=(rustup, macos))
+    assert chosen.shared is None
+    assert chosen.choice(targets[HOST]).toolchain == rustup
+    assert chosen.choice(targets["x86_64-apple-darwin"]).toolchain == macos
+    assert len(chosen.compilers) == 2
+    with pytest.raises(ToolchainError, match="rustup target add aarch64-apple-darwin"):
+        chosen.choice(targets["aarch64-apple-darwin"])  # fails that target alone
+
+
+def test_targets_toml_can_pin_a_targets_rustc(tmp_path: Path, targets: dict) -> None:
+    from dataclasses import replace
+
+    rustup = fake_toolchain(tmp_path, "stable", std=(HOST,), release="1.95.0", commit="5" * 40)
+    debian = fake_toolchain(tmp_path, "debian", std=(HOST,), source=True)
+    pinned = replace(targets[HOST], rustc="1.95")
+    other = targets["aarch64-unknown-linux-gnu"]
+    chosen = plan([pinned, other], matrix=[pinned, other], toolchains=(rustup, debian))
+    assert chosen.choice(pinned).toolchain == rustup and chosen.choice(other).toolchain == debian
+    assert len(chosen.compilers) == 2
+    missing = plan([replace(targets[HOST], rustc="1.80.0"), other], toolchains=(rustup, debian))
+    assert missing.choice(other).toolchain == debian
+    with pytest.raises(ToolchainError) as info:
+        missing.choice(replace(targets[HOST], rustc="1.80.0"))
+    message = str(info.value)
+    assert message.startswith(f"{HOST}: targets.toml asks for rustc 1.80.0 and no toolchain here is that release")
+    assert "1.95.0 [rustup:stable], 1.96.0 [rustup:debian]" in message and "\n" not in message
+
+
+def test_a_release_is_matched_by_its_prefix(tmp_path: Path) -> None:
+    toolchain = fake_toolchain(tmp_path, "stable", release="1.95.0")
+    assert toolchain.matches("1.95") and toolchain.matches("1.95.0")
+    assert not toolchain.matches("1.9") and not toolchain.matches("1.95.1")
+

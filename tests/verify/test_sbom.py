@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import tomllib
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 
 from noetl_build.layout import Layout
-from noetl_build.sbom import build_sbom, sbom_member
+from noetl_build.sbom import build_sbom, sbom_compiler, sbom_member
 from noetl_build.verify import CHECK_NAMES, checks_sbom
 from noetl_build.verify.results import FAIL, PASS, Result
 from noetl_build.verify.suite import verify_wheel
@@ -38,7 +43,7 @@ def sboms() -> dict[str, bytes]:
 
 
 def make_wheel(out_dir: Path, target_name: str, sbom: bytes | None, *, in_record: bool = True,
-               after_record: bytes | None = None) -> Path:
+               after_record: bytes | None = None, binary_bytes: bytes = b"not really a binary\n") -> Path:
     """A small wheel for ``target_name``: a package, a stand-in binary, metadata, the SBOM, RECORD.
 
     ``in_record=False`` leaves the SBOM's row out of RECORD; ``after_record`` replaces the
@@ -47,7 +52,7 @@ def make_wheel(out_dir: Path, target_name: str, sbom: bytes | None, *, in_record
     binary = "noetl/bin/" + wanted.binary_name
     files = {
         "noetl/__init__.py": b'__version__ = "0.1.0"\n',
-        binary: b"not really a binary\n",
+        binary: binary_bytes,
         f"{DIST_INFO}/METADATA": b"Metadata-Version: 2.4\nName: noetl\nVersion: 0.1.0\n",
         f"{DIST_INFO}/WHEEL": ("Wheel-Version: 1.0\nRoot-Is-Purelib: false\n"
                                + "".join(f"Tag: py3-none-{tag}\n" for tag in sorted(wanted.tags))).encode(),
@@ -283,3 +288,86 @@ def test_no_cargo(sboms: dict[str, bytes], tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("CARGO", str(tmp_path / "no-cargo"))
     assert_fails(check(wheel, LINUX), f"cannot ask cargo tree which crates {LINUX} compiles in:", "not found",
                  f"cannot ask cargo metadata which crates {LINUX} can compile in:")
+
+
+# --- the compiler check -------------------------------------------------------------------
+
+DEBIAN_RUSTC = {"rustc": "1.96.0", "commit-hash": "ac68faa20c58cbccd01ee7208bf3b6e93a7d7f96",
+                "host": "x86_64-unknown-linux-gnu"}
+RUSTUP_RUSTC = {"rustc": "1.95.0", "commit-hash": "59807616e1fa0000000000000000000000000000",
+                "host": "x86_64-unknown-linux-gnu"}
+
+
+@pytest.fixture(scope="module")
+def compiled_sbom() -> bytes:
+    return build_sbom(ROOT, version="0.1.0", epoch=1_700_000_000, rust_targets=target(LINUX).rust_targets,
+                      subject=f"wheel for {LINUX}", compiler=DEBIAN_RUSTC)
+
+
+def compiler_check(wheel: Path, dist: Path) -> Result:
+    report = verify_wheel(wheel, target(LINUX), layout=Layout.at(ROOT, dist=dist), build_paths=(), only=("compiler",))
+    (result,) = report.results
+    assert result.check == "compiler"
+    return result
+
+
+def elf_by(compile_c: Callable[..., Path], tmp_path: Path, comment: str) -> bytes:
+    """A real x86_64 ELF whose .comment says it was compiled by ``comment`` (as rustc writes it)."""
+    program = compile_c("x86_64-linux-gnu.2.17")
+    note = tmp_path / "comment"
+    note.write_bytes(comment.encode() + b"\0")
+    out = tmp_path / "program"
+    objcopy = shutil.which("llvm-objcopy-15") or shutil.which("llvm-objcopy")
+    if objcopy is None:
+        pytest.skip("no llvm-objcopy here (apt-get install llvm-15)")
+    subprocess.run([objcopy, "--remove-section", ".comment", "--add-section", f".comment={note}", program, out],
+                   check=True)
+    return out.read_bytes()
+
+
+def test_the_sbom_names_its_compiler(compiled_sbom: bytes) -> None:
+    document = json.loads(compiled_sbom)
+    assert sbom_compiler(document) == DEBIAN_RUSTC
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(compiled_sbom.decode()) is None
+    assert sbom_compiler(json.loads(build_sbom(ROOT, version="0.1.0", epoch=1, rust_targets=(), subject="x"))) is None
+
+
+def test_compiler_registered_after_sbom() -> None:
+    assert CHECK_NAMES.index("compiler") == CHECK_NAMES.index("sbom") + 1
+
+
+def test_compiler_named_passes(compiled_sbom: bytes, tmp_path: Path) -> None:
+    result = compiler_check(make_wheel(tmp_path / "dist", LINUX, compiled_sbom), tmp_path / "dist")
+    assert result.status == PASS, result
+    assert result.detail == "rustc 1.96.0 (ac68faa20c58), as the SBOM says"
+
+
+def test_no_compiler_in_the_sbom_fails(sboms: dict[str, bytes], tmp_path: Path) -> None:
+    result = compiler_check(make_wheel(tmp_path / "dist", LINUX, sboms[LINUX]), tmp_path / "dist")
+    assert_fails(result, "the SBOM names no rustc among its tools: rebuild the wheel")
+
+
+def test_manifest_naming_another_compiler_fails(compiled_sbom: bytes, tmp_path: Path) -> None:
+    from noetl_build import dist
+
+    wheel = make_wheel(tmp_path / "dist", LINUX, compiled_sbom)
+    entry = dist.Entry(target=LINUX, wheel=wheel.name, sha256="0" * 64, size=1, build_seconds=1.0,
+                       built_at="2026-01-01T00:00:00+00:00", tags=[], compiler=RUSTUP_RUSTC)
+    dist.write_index(wheel.parent, {LINUX: entry}, meta={})
+    assert_fails(compiler_check(wheel, wheel.parent),
+                 "manifest.json says rustc 1.95.0 (59807616e1fa), the SBOM rustc 1.96.0 (ac68faa20c58)")
+    dist.write_index(wheel.parent, {LINUX: replace(entry, compiler=DEBIAN_RUSTC)}, meta={})
+    result = compiler_check(wheel, wheel.parent)
+    assert result.status == PASS and result.detail == "rustc 1.96.0 (ac68faa20c58), as the SBOM and manifest.json say"
+
+
+def test_binary_compiled_by_another_rustc_fails(compiled_sbom: bytes, compile_c: Callable[..., Path],
+                                                 tmp_path: Path) -> None:
+    right = elf_by(compile_c, tmp_path, "rustc version 1.96.0 (ac68faa20 2026-05-25)")
+    result = compiler_check(make_wheel(tmp_path / "a", LINUX, compiled_sbom, binary_bytes=right), tmp_path / "a")
+    assert result.status == PASS, result
+    assert result.detail.endswith("as the SBOM and the binary's .comment say")
+    wrong = elf_by(compile_c, tmp_path, "rustc version 1.95.0 (59807616e 2026-04-14)")
+    result = compiler_check(make_wheel(tmp_path / "b", LINUX, compiled_sbom, binary_bytes=wrong), tmp_path / "b")
+    assert_fails(result, "the binary was compiled by 1.95.0 (59807616e 2026-04-14), not rustc 1.96.0 (ac68faa20c58)")
+
