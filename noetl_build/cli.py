@@ -58,14 +58,15 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--print", dest="print_version", action="store_true", help="just the version a build gets")
     mode.add_argument("--check", action="store_true", help="fail unless every version file says the same")
     version.add_argument("--dry-run", action="store_true", help="with --bump: say what would happen, change nothing")
-    publish = sub.add_parser("publish", help="upload the sdist and every wheel in dist/ with twine, after proving the set complete and verified")
+    publish = sub.add_parser("publish", help="upload every wheel in dist/, then the sdist, with twine, after proving the set complete and verified; run again, it skips what the index has")
     publish.add_argument("--repository-url", default=None, metavar="URL", help="the index's upload URL (default: PyPI's)")
     publish.add_argument("--allow-dev", action="store_true", help="allow a development version (never to PyPI)")
     publish.add_argument("--attestations", action="store_true", help="sign each file (PEP 740, sigstore; in CI) and upload the attestations")
     publish.add_argument("--check", action="store_true",
                          help="run every refusal and prove every target's dependencies install from wheels, upload nothing")
     publish.add_argument("--index-url", default=None, metavar="URL",
-                         help="with --check: the simple index users install from (default: PyPI's and TestPyPI's "
+                         help="the simple index users install from, where publish reads which files it already has "
+                              "and --check the dependencies (default: PyPI's and TestPyPI's "
                               "/simple/ for their upload URL, else REPOSITORY_URL + 'simple/')")
     rehearse = sub.add_parser("rehearse", help="publish to a real index on 127.0.0.1 and prove every target installs back from it")
     rehearse.add_argument("--work", type=Path, help="scratch directory (default: BUILD/rehearsal)")

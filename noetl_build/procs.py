@@ -131,13 +131,15 @@ def output(cmd: Command, *, timeout: float = 60, env: Mapping[str, str] | None =
 
 
 @contextmanager
-def background(cmd: Command, *, log: Path, stop_seconds: float = 10) -> Iterator[subprocess.Popen[bytes]]:
+def background(
+    cmd: Command, *, log: Path, stop_seconds: float = 10, env: Mapping[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """``cmd`` running in its own session, output to ``log``; on leaving, it and its children stop."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [os.fspath(c) for c in cmd], stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            start_new_session=True, env=dict(env) if env is not None else None,
         )
     try:
         yield process

@@ -1,19 +1,29 @@
 """Publishing: dist/ proven a whole, verified, one-version release, then uploaded with twine.
 
     release_set(layout, matrix, ...) -> ReleaseSet   every refusal, in order; uploads nothing
-    publish(layout, matrix, ...)                      release_set, then twine, file by file
+    already_published(release, index_url)            the release's files the index has, same sha256
+    upload(release, url, index_url=...)              twine, file by file: every wheel, the sdist last,
+                                                     skipping what the index already has
+    publish(layout, matrix, ...)                      release_set, then upload
     release_assets(layout, matrix, directory)         what a GitHub release carries
 
 The refusals, each one line: no dist/; a target in targets.toml without its wheel; no sdist;
 a wheel or sdist in dist/ that manifest.json does not list; a file whose bytes changed since
 it was built; more than one version; a development version (unless ``allow_dev`` names an
-index that is not PyPI's); a file whose sha256 is not in a passing dist/verify.json. The index
-refusing a file it already has stops the upload with one line; nothing local is ever deleted.
+index that is not PyPI's); a file whose sha256 is not in a passing dist/verify.json.
+
+A publish that stopped midway (a killed job, a lost network) is finished by running it again:
+before uploading anything it reads the index's simple page for the project; a file the index
+already has with dist/'s sha256 is skipped, and said so; one it has with other bytes, or an
+index that cannot be read, stops it before its first upload with one line. The wheels go up
+before the sdist, so while a release is half-uploaded an installer finds the previous release
+or a wheel of the new one, never only the new one's source. Nothing local is ever deleted.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import sys
@@ -22,21 +32,35 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 from packaging.version import Version
 
-from . import dist
+from . import deps, dist
 from .errors import ReleaseError
 from .files import sha256_file
 from .layout import Layout
 from .procs import capture
 from .targets import Matrix
 
+if TYPE_CHECKING:
+    from twine.settings import Settings
+
 PYPI_UPLOAD_URL = "https://upload.pypi.org/legacy/"
 REBUILD = "nox -s build_all && nox -s sdist && nox -s verify"
+NEW_VERSION = "release a new version (nox -s version -- --bump) or a post-release, rebuild and publish that"
+# the progress lines of an upload, one a file (the rehearsal's interrupted-publish drill reads them)
+UPLOADING = "==> uploading "
+SKIPPING = "==> skipping "
+SAME_BYTES = ": the index already has it, same sha256"
 
 
 @dataclass(frozen=True)
@@ -47,8 +71,14 @@ class ReleaseSet:
 
     @property
     def files(self) -> tuple[Path, ...]:
-        """What is uploaded: the sdist first (an index shows a project's source before its wheels)."""
-        return (self.sdist, *self.wheels)
+        """What is uploaded, in this order: every wheel, then the sdist. While the upload runs
+        (or after it stopped midway) an installer finds the previous release, or a wheel of this
+        one for its platform; never this version's sdist alone, which it would compile."""
+        return (*self.wheels, self.sdist)
+
+    @property
+    def project(self) -> NormalizedName:
+        return parse_sdist_filename(self.sdist.name)[0]
 
 
 def is_pypi(repository_url: str) -> bool:
@@ -160,23 +190,27 @@ def publish(
     """Upload the release set of dist/ to ``repository_url`` (PyPI's by default) with twine.
 
     Credentials come as twine finds them (TWINE_USERNAME / TWINE_PASSWORD, keyring, trusted
-    publishing in CI, a prompt) unless ``credentials`` gives them. With ``check_only`` nothing is
-    uploaded, and noetl's dependencies are proven to install from wheels alone on every target
-    from the index users will install from (``index_url``, else :func:`simple_index` of the
-    upload URL).
+    publishing in CI, a prompt) unless ``credentials`` gives them. What the index already has is
+    read from ``index_url``, else :func:`simple_index` of the upload URL. With ``check_only``
+    nothing is uploaded, and noetl's dependencies are proven to install from wheels alone on
+    every target from that index (the one users will install from).
     """
     url = repository_url or PYPI_UPLOAD_URL
     release = release_set(layout, matrix, allow_dev=allow_dev, repository_url=url)
     if attestations and not is_pypi(url):
         raise ReleaseError(f"--attestations: only PyPI and TestPyPI accept attestations, not {url}")
+    index = index_url or simple_index(url)
     count = f"{len(release.files)} files of noetl {release.version}"
     if check_only:
-        _check_dependencies(layout, matrix, release, index_url or simple_index(url))
-        progress(f"ready to publish {count} to {url}: complete, verified, one version, every dependency a wheel")
+        present = already_published(release, index)
+        _check_dependencies(layout, matrix, release, index)
+        there = f"; {len(present)} of them already on {index} with the same sha256" if present else ""
+        progress(f"ready to publish {count} to {url}: complete, verified, one version, every dependency a wheel{there}")
         return release
-    signed = _sign(release, layout.publish_staging) if attestations else {}
-    _upload(release, url, signed, credentials, progress)
-    progress(f"published {count} to {url}")
+    present = upload(release, url, index_url=index, credentials=credentials,
+                     staging=layout.publish_staging if attestations else None, progress=progress)
+    there = f" ({len(present)} of them were there already)" if present else ""
+    progress(f"published {count} to {url}{there}")
     return release
 
 
@@ -188,11 +222,38 @@ def simple_index(upload_url: str) -> str:
     return upload_url.rstrip("/") + "/simple/"
 
 
-def _check_dependencies(layout: Layout, matrix: Matrix, release: ReleaseSet, index_url: str) -> None:
-    from . import deps
+def already_published(release: ReleaseSet, index_url: str) -> tuple[Path, ...]:
+    """The release's files the simple index at ``index_url`` already has with dist/'s sha256 (a
+    rerun skips them), in upload order. ReleaseError when the index has one with other bytes
+    (the release cannot be completed: an index never takes a file name twice) or cannot be read
+    (uploading blind could half-publish)."""
+    index = deps.Index(index_url)
+    ours = {f.name: sha256_file(f) for f in release.files}
+    try:
+        listed = [f for f in index.files(release.project) if f.filename in ours]
+        theirs = {f.filename: f.sha256 or hashlib.sha256(index.download(f)).hexdigest() for f in listed}
+    except (ReleaseError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise ReleaseError(
+            f"cannot tell which files of {release.project} {release.version} {index.url} already has ({reason}): "
+            f"nothing was uploaded; publish again when the index answers (--index-url names its simple index)"
+        ) from None
+    other = [name for name in ours if name in theirs and theirs[name] != ours[name]]
+    if other:
+        name = other[0]
+        more = f" (and {len(other) - 1} more)" if len(other) > 1 else ""
+        raise ReleaseError(
+            f"{index.url} already has {name} with other bytes (sha256 {theirs[name]}, dist/'s "
+            f"{ours[name]}){more}: nothing was uploaded, and this version cannot be completed "
+            f"since an index never takes a file name twice; {NEW_VERSION}"
+        )
+    return tuple(file for file in release.files if file.name in theirs)
 
+
+def _check_dependencies(layout: Layout, matrix: Matrix, release: ReleaseSet, index_url: str) -> None:
     # quiet: a refusal stays one line; success is said by the "ready to publish" line
-    report = deps.check(deps.Index(index_url), matrix.targets, release.version, local_wheels=layout.dist)
+    index = _BeforeRelease(index_url, release)
+    report = deps.check(index, matrix.targets, release.version, local_wheels=layout.dist)
     deps.write_json(report, layout.deps_json)
     if not report.ok:
         failing = deps.failures(report)
@@ -200,46 +261,65 @@ def _check_dependencies(layout: Layout, matrix: Matrix, release: ReleaseSet, ind
                            f"{index_url}: {failing[0]}{f' (and more: {layout.deps_json})' if len(failing) > 1 else ''}")
 
 
-def _sign(release: ReleaseSet, staging: Path) -> dict[Path, list[Path]]:
+class _BeforeRelease(deps.Index):
+    """The index as it was before this release: the release's own files, which a publish that
+    stopped midway left there for some targets only, are not listed; so noetl's requirements
+    come from dist/'s wheels, as before any upload, and only its dependencies from the index."""
+
+    def __init__(self, url: str, release: ReleaseSet) -> None:
+        super().__init__(url)
+        self._release = release
+        self._hidden = {f.name for f in release.files}
+
+    def files(self, name: str) -> list[deps.File]:
+        listed = super().files(name)
+        if name != self._release.project:
+            return listed
+        return [f for f in listed if f.filename not in self._hidden]
+
+
+def _sign(files: Sequence[Path], staging: Path) -> dict[Path, list[Path]]:
     """PEP 740 attestations (sigstore, with the CI's OIDC identity), made beside copies of the
     files in ``staging``: dist/ stays exactly as verify saw it. Returns file -> its attestations."""
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
-    copies = [Path(shutil.copyfile(f, staging / f.name)) for f in release.files]
+    if not files:
+        return {}
+    copies = [Path(shutil.copyfile(f, staging / f.name)) for f in files]
     signed = capture([sys.executable, "-m", "pypi_attestations", "sign", *copies], timeout=600)
     if not signed.ok:
         raise ReleaseError(
             f"signing attestations failed ({signed.failure()[:300]}); "
             "it needs a CI OIDC identity (GitHub Actions with id-token: write)"
         )
-    return {original: [copy.with_name(f"{copy.name}.publish.attestation")] for original, copy in zip(release.files, copies)}
+    return {original: [copy.with_name(f"{copy.name}.publish.attestation")] for original, copy in zip(files, copies)}
 
 
-def _upload(
-    release: ReleaseSet, url: str, signed: dict[Path, list[Path]], credentials: tuple[str, str] | None,
-    progress: Callable[[str], None],
-) -> None:
-    try:
-        import requests
-        from twine.commands.upload import upload
-        from twine.exceptions import NonInteractive, TwineException
-        from twine.settings import Settings
-    except ImportError:
-        raise ReleaseError("twine is not installed here: run nox -s publish (it installs requirements/release.txt)") from None
-    # twine's own options, so its environment (TWINE_USERNAME, TWINE_PASSWORD, TWINE_CERT, ...),
-    # keyring and trusted publishing apply exactly as they do for `twine upload`
-    parser = argparse.ArgumentParser(add_help=False)
-    Settings.register_argparse_arguments(parser)
-    options = ["--repository-url", url, "--disable-progress-bar"]
-    options += ["--attestations"] if signed else []
-    options += ["--non-interactive"] if not sys.stdin.isatty() else []
-    options += ["--username", credentials[0], "--password", credentials[1]] if credentials else []
-    settings = Settings.from_argparse(parser.parse_args(options))
+def upload(
+    release: ReleaseSet, url: str, *, index_url: str | None = None, credentials: tuple[str, str] | None = None,
+    staging: Path | None = None, progress: Callable[[str], None] = lambda _: None,
+) -> tuple[Path, ...]:
+    """Upload the release's files to ``url`` with twine in :attr:`ReleaseSet.files` order (every
+    wheel, the sdist last), skipping those the index (``index_url``, else :func:`simple_index`)
+    already has with the same sha256: :func:`already_published`, whose refusals come before the
+    first upload. With ``staging`` each uploaded file carries PEP 740 attestations made there.
+    Returns the files skipped."""
+    present = already_published(release, index_url or simple_index(url))
+    todo = [file for file in release.files if file not in present]
+    signed = _sign(todo, staging) if staging is not None else {}
+    settings = _twine_settings(url, bool(signed), credentials)
+    import requests
+    from twine.commands.upload import upload as twine_upload
+    from twine.exceptions import NonInteractive, TwineException
+
     for file in release.files:
-        progress(f"==> uploading {file.name}")
+        if file in present:
+            progress(f"{SKIPPING}{file.name}{SAME_BYTES}")
+            continue
+        progress(f"{UPLOADING}{file.name}")
         try:
-            upload(settings, [str(file), *map(str, signed.get(file, []))])
+            twine_upload(settings, [str(file), *map(str, signed.get(file, []))])
         except requests.HTTPError as exc:
             raise ReleaseError(_refusal(file, url, exc.response)) from None
         except (TwineException, requests.RequestException) as exc:
@@ -249,6 +329,23 @@ def _upload(
                 hint = ("; give credentials: TWINE_USERNAME=__token__ and TWINE_PASSWORD=<an API token>, "
                         "a keyring entry, or trusted publishing in CI")
             raise ReleaseError(f"uploading {file.name} to {url} failed: {detail}{hint}") from None
+    return present
+
+
+def _twine_settings(url: str, attestations: bool, credentials: tuple[str, str] | None) -> Settings:
+    """twine's settings for ``url``: its own options, so its environment (TWINE_USERNAME,
+    TWINE_PASSWORD, TWINE_CERT, ...), keyring and trusted publishing apply as for `twine upload`."""
+    try:
+        from twine.settings import Settings
+    except ImportError:
+        raise ReleaseError("twine is not installed here: run nox -s publish (it installs requirements/release.txt)") from None
+    parser = argparse.ArgumentParser(add_help=False)
+    Settings.register_argparse_arguments(parser)
+    options = ["--repository-url", url, "--disable-progress-bar"]
+    options += ["--attestations"] if attestations else []
+    options += ["--non-interactive"] if not sys.stdin.isatty() else []
+    options += ["--username", credentials[0], "--password", credentials[1]] if credentials else []
+    return Settings.from_argparse(parser.parse_args(options))
 
 
 def _refusal(file: Path, url: str, response: Any) -> str:
@@ -256,9 +353,11 @@ def _refusal(file: Path, url: str, response: Any) -> str:
     reason = " ".join(str(getattr(response, "reason", "") or "").split())[:200]
     text = str(getattr(response, "text", "") or "")
     if status == 409 or (status == 400 and "already exist" in f"{reason} {text}".lower()):
+        # its simple page did not list the file a moment ago (a stale cache, another publisher)
         return (
-            f"{url} already has {file.name} (HTTP {status} {reason}): an index takes a file once; "
-            f"release a new version (nox -s version -- --bump), rebuild and publish that. dist/ is unchanged"
+            f"{url} already has {file.name} (HTTP {status} {reason}), which its simple index did not list "
+            f"before the upload: publish again to compare the bytes (the same are skipped), else {NEW_VERSION}. "
+            f"dist/ is unchanged"
         )
     if status in (401, 403):
         return f"{url} refused the credentials for {file.name} (HTTP {status} {reason}): set TWINE_USERNAME/TWINE_PASSWORD or a keyring entry"

@@ -4,13 +4,19 @@ that index what users would get.
     fill_wheelhouse(layout, matrix, *,       noetl's dependencies for every target's platform and
         pythons, index_url) -> Path          Python (deps.fill) and the sdist's build requirements,
                                              fetched once from the registry (before anything else runs)
-    rehearse(layout, matrix) -> Outcome      index up, publish, prove, index down
+    rehearse(layout, matrix) -> Outcome      index up, publish (killed midway, run again), prove,
+                                             index down
+    interrupted_upload(layout, matrix,       the drill: a publish killed while uploading its second
+        index, packages) -> (release, Step)  file, then run again; the index holds each file once
     render(outcome) -> str                   one table: target, wheel, pip, uv, ran
 
 The index is pypiserver (requirements/release.txt) on a free port of 127.0.0.1 with uploads
 open, serving what is published beside build/wheelhouse; nothing is asked of any other host
 (pip and uv get only its URL and no configuration). What is proven, from the index:
 
+- a publish killed midway (after a wheel, before the sdist) and run again completes the
+  release: the rerun skips what the first run uploaded, uploads the rest with the sdist last,
+  and the index then holds each file once, byte-identical to dist/;
 - it lists exactly the files of the release, with dist/'s sha256;
 - for every target, pip asked as a machine of that platform downloads exactly that target's
   wheel, byte-identical to dist/, and uv (where it has a name for the platform) installs it;
@@ -25,25 +31,29 @@ open, serving what is published beside build/wheelhouse; nothing is asked of any
 from __future__ import annotations
 
 import hashlib
+import http.server
 import importlib.util
+import itertools
 import json
 import os
-import re
 import shutil
+import signal
 import socket
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import ReleaseError
+from .errors import ReleaseError, printable
 from .files import sha256_file
 from .layout import Layout
 from .procs import Captured, background, capture
-from .publish import ReleaseSet, publish
+from .publish import SKIPPING, UPLOADING, ReleaseSet, publish, release_set
 from .report import table
 from .targets import Matrix, Target
 from .tool_installs import tool_installs
@@ -55,6 +65,9 @@ SERVER_SECONDS = 60  # `noetl server start/stop`
 INSTALL_SECONDS = 1800  # a source install compiles the binary
 REPORT = "rehearsal.json"  # in the scratch directory, beside the logs
 USER = ("rehearsal", "rehearsal")  # uploads are open; twine still sends something
+KILL_AT_SECONDS = 600  # the first publish of the drill must start its second upload within this
+KILL_SECONDS = 30  # and be gone this long after SIGKILL
+POLL_SECONDS = 0.1  # how often the drill looks whether it is there, or ended
 
 Progress = Callable[[str], None]
 
@@ -188,14 +201,9 @@ def _opener() -> urllib.request.OpenerDirector:
 
 def listed_files(index: Index, project: str = "noetl") -> dict[str, str]:
     """The index's simple page for ``project``: file name -> the sha256 its link carries."""
-    with _opener().open(f"{index.simple}{project}/", timeout=30) as response:
-        page = response.read().decode("utf-8", errors="replace")
-    found = {}
-    for href in re.findall(r'href="([^"]+)"', page):
-        path, _, fragment = href.partition("#")
-        name = urllib.request.url2pathname(path.rsplit("/", 1)[-1])
-        found[name] = fragment.removeprefix("sha256=")
-    return found
+    from . import deps
+
+    return {f.filename: f.sha256 or "" for f in deps.Index(index.simple).files(project)}
 
 
 # ---------------------------------------------------------------- the rehearsal
@@ -215,9 +223,8 @@ def rehearse(
     rows: tuple[Row, ...] = ()
     with running_index(work / "index", wheelhouse, work / "logs" / "index.log") as index:
         progress(f"==> index: pypiserver on {index.url}")
-        release = publish(layout, matrix, repository_url=index.url, allow_dev=True, credentials=USER,
-                          progress=progress)
-        steps.append(Step("upload", True, f"{len(release.files)} files with twine to {index.url}"))
+        release, upload = interrupted_upload(layout, matrix, index, work / "index", work / "logs", progress=progress)
+        steps.append(upload)
         steps.append(_listing(index, release))
         steps.append(_dependencies(index, matrix, release, work, progress))
         downloads = work / "downloaded"
@@ -241,6 +248,207 @@ def rehearse(
     outcome = Outcome(release.version, index.url, tuple(steps), rows, time.monotonic() - started, work / "logs")
     (work / REPORT).write_text(json.dumps(to_json(outcome), indent=2) + "\n")
     return outcome
+
+
+# ---------------------------------------------------------------- the interrupted-publish drill
+
+
+def interrupted_upload(layout: Layout, matrix: Matrix, index: Index, packages: Path, logs: Path, *,
+                       progress: Progress = lambda _: None) -> tuple[ReleaseSet, Step]:
+    """The rehearsal's upload, as a release job that died midway and was run again makes it:
+    `python -m noetl_build publish` to ``index`` is killed (SIGKILL, its whole session) in the
+    middle of its second upload, so one wheel is up and the sdist, last, is not; then
+    :func:`publish` runs again. Proven: the first run stopped between a wheel and the sdist; the
+    rerun skipped exactly what was up and uploaded the rest in order, the sdist last (also by
+    the files' times in ``packages``, where pypiserver keeps them); the index lists each file of
+    the release once and serves it byte-identical to dist/. The publish's refusals, and the
+    rerun failing, are a ReleaseError as for any publish; the drill's own findings, the Step."""
+    release = release_set(layout, matrix, allow_dev=True, repository_url=index.url)
+    progress(f"==> upload: publish to {index.url}, killed in the middle of its second upload, then run again")
+    killed, early = _killed_publish(layout, matrix, index, logs / "publish-killed.log")
+    up_then = listed_files(index, release.project)
+    rerun: list[str] = []
+
+    def heard(line: str) -> None:
+        rerun.append(line)
+        progress(line)
+
+    try:
+        publish(layout, matrix, repository_url=index.url, allow_dev=True, credentials=USER, progress=heard)
+    except ReleaseError as exc:
+        raise ReleaseError(f"publish run again after the rehearsal killed it midway: {exc}") from None
+    problems = [early] if early else []
+    problems += _stopped_midway(release, up_then, _named(_lines(killed), UPLOADING))
+    problems += _rerun_completed(release, list(up_then), rerun)
+    problems += _held_once(index, release, packages)
+    if problems:
+        # names and hashes the index served are shown escaped
+        return release, Step("interrupted upload", False, printable(f"{problems[0]} (the killed run's log: {killed})"))
+    wheels_then = len(up_then)
+    return release, Step(
+        "interrupted upload", True,
+        f"killed the first publish during its second upload ({wheels_then} of {len(release.wheels)} wheels up, no "
+        f"sdist); the rerun skipped {'it' if wheels_then == 1 else 'them'} (same sha256) and uploaded "
+        f"{len(release.files) - wheels_then}, the sdist last; the index holds each of the {len(release.files)} "
+        f"files once, byte-identical to dist/")
+
+
+def _killed_publish(layout: Layout, matrix: Matrix, index: Index, log: Path) -> tuple[Path, str]:
+    """`python -m noetl_build publish` to ``index``, through a :func:`_gate` that holds its second
+    upload, and killed (SIGKILL, its whole session) while that upload waits: its log, and '' or
+    what went otherwise (it ended first, or never got there)."""
+    package_root = str(Path(__file__).resolve().parents[1])  # this noetl_build, wherever the cwd is
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWINE_")}
+    env.update(TWINE_USERNAME=USER[0], TWINE_PASSWORD=USER[1], NO_PROXY="127.0.0.1,localhost",
+               no_proxy="127.0.0.1,localhost",
+               PYTHONPATH=os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p))
+    with _gate(index.url, hold=2) as (gate_url, holding):
+        cmd = [sys.executable, "-m", "noetl_build", "--root", str(layout.root), "--dist", str(layout.dist),
+               "--build-dir", str(layout.build), "--targets-file", str(matrix.path),
+               "publish", "--allow-dev", "--repository-url", gate_url]
+        with background(cmd, log=log, env=env) as process:
+            deadline = time.monotonic() + KILL_AT_SECONDS
+            while not holding.wait(POLL_SECONDS):
+                if process.poll() is not None:
+                    said = _short(_lines(log)[-1] if _lines(log) else "nothing", 200)
+                    return log, f"the first publish ended (exit {process.returncode}) before its second upload: {said}"
+                if time.monotonic() > deadline:
+                    break
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=KILL_SECONDS)
+    if not holding.is_set():
+        return log, f"the first publish did not start its second upload within {KILL_AT_SECONDS} s"
+    return log, ""
+
+
+@contextmanager
+def _gate(upstream: str, *, hold: int) -> Iterator[tuple[str, threading.Event]]:
+    """An HTTP proxy on a free port of 127.0.0.1 in front of ``upstream``: it passes every request
+    on, except the ``hold``-th upload (POST), which it takes in and never answers nor passes on
+    until it is closed. Yields its URL and the event set when it holds that upload: the drill's
+    kill then lands in the middle of an upload by design, not by winning a race."""
+    holding, closing = threading.Event(), threading.Event()
+    uploads = itertools.count(1)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self._forward(None)
+
+        def do_POST(self) -> None:
+            length = self.headers.get("Content-Length")
+            if length is None or not length.isdigit():
+                self.send_error(411, "the rehearsal's gate takes uploads with a Content-Length")
+                return
+            body = self.rfile.read(int(length))
+            if next(uploads) == hold:
+                holding.set()
+                closing.wait(KILL_AT_SECONDS)
+                self.close_connection = True
+                return
+            self._forward(body)
+
+        def _forward(self, body: bytes | None) -> None:
+            kept = {k: v for k, v in self.headers.items() if k.lower() in ("accept", "authorization", "content-type")}
+            request = urllib.request.Request(upstream.rstrip("/") + self.path, data=body, method=self.command,
+                                             headers=kept)
+            try:
+                with _opener().open(request, timeout=KILL_SECONDS) as response:
+                    status, headers, data = response.status, response.headers, response.read()
+            except urllib.error.HTTPError as exc:
+                status, headers, data = exc.code, exc.headers, exc.read()
+            except OSError as exc:
+                self.send_error(502, f"the rehearsal's index did not answer ({exc})")
+                return
+            self.send_response(status)
+            for name in ("Content-Type", "Location"):
+                if headers.get(name):
+                    self.send_header(name, headers[name])
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:  # quiet: the index keeps its own log
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="rehearsal-gate", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", holding
+    finally:
+        closing.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=KILL_SECONDS)
+
+
+def _lines(log: Path) -> list[str]:
+    """The whole lines a running program has written to ``log`` so far."""
+    text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
+    return text[: text.rfind("\n") + 1].splitlines()
+
+
+def _named(lines: Sequence[str], prefix: str) -> list[str]:
+    """The file names of the progress lines starting with ``prefix`` (publish.UPLOADING, SKIPPING)."""
+    return [line.removeprefix(prefix).split(":", 1)[0] for line in lines if line.startswith(prefix)]
+
+
+def _stopped_midway(release: ReleaseSet, up_then: dict[str, str], started: Sequence[str]) -> list[str]:
+    """The killed run started its uploads in release order and not the sdist's; it left at least
+    one wheel up, the sdist not, and nothing but dist/'s bytes."""
+    order = [f.name for f in release.files]
+    if release.sdist.name in started or started != order[: len(started)]:
+        return [f"the first publish started uploading {started}, not the release's wheels in order"]
+    if release.sdist.name in up_then:
+        return [f"the first publish was killed too late: the sdist {release.sdist.name} was already up"]
+    if not any(w.name in up_then for w in release.wheels):
+        return ["the first publish was killed before any wheel was up"]
+    ours = {f.name: sha256_file(f) for f in release.files}
+    wrong = sorted(name for name, sha in up_then.items() if ours.get(name) != sha)
+    return [f"after the kill the index held {', '.join(wrong)}, not dist/'s bytes"] if wrong else []
+
+
+def _rerun_completed(release: ReleaseSet, up_then: list[str], said: Sequence[str]) -> list[str]:
+    """The rerun skipped exactly what was up, then uploaded the rest in release order, sdist last."""
+    order = [f.name for f in release.files]
+    skipped, uploaded = _named(said, SKIPPING), _named(said, UPLOADING)
+    want_skipped = [name for name in order if name in up_then]
+    if skipped != want_skipped:
+        return [f"the rerun skipped {skipped or 'nothing'}, not what the killed run left up: {want_skipped}"]
+    rest = [name for name in order if name not in up_then]
+    if uploaded != rest:
+        return [f"the rerun uploaded {uploaded or 'nothing'}, not {rest} in that order"]
+    if not uploaded or uploaded[-1] != release.sdist.name:
+        return [f"the sdist was not uploaded last: {uploaded}"]
+    return []
+
+
+def _held_once(index: Index, release: ReleaseSet, packages: Path) -> list[str]:
+    """The index lists each file of the release once, with nothing else of this version, serves
+    each byte-identical to dist/, and (by the times pypiserver wrote them) got the sdist last."""
+    from . import deps
+
+    simple = deps.Index(index.simple)
+    listed = simple.files(release.project)
+    names = [f.filename for f in listed]
+    ours = {f.name: sha256_file(f) for f in release.files}
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        return [f"the index lists {', '.join(twice)} more than once"]
+    if sorted(names) != sorted(ours):
+        return [f"the index lists {sorted(names)}, not the release's {sorted(ours)}"]
+    for file in listed:
+        served = hashlib.sha256(simple.download(file)).hexdigest()
+        if served != ours[file.filename]:
+            return [f"the index serves {file.filename} with sha256 {served}, not dist/'s {ours[file.filename]}"]
+    written = {p.name: p.stat().st_mtime_ns for p in packages.rglob("*") if p.name in ours}
+    if set(written) != set(ours):
+        return [f"{packages} holds {sorted(written)}, not the release's files"]
+    if max(written.values()) != written[release.sdist.name]:
+        later = sorted(n for n, t in written.items() if t > written[release.sdist.name])
+        return [f"the index wrote {', '.join(later)} after the sdist"]
+    return []
 
 
 def to_json(outcome: Outcome) -> dict[str, object]:
