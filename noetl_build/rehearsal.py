@@ -425,7 +425,7 @@ def _rerun_completed(release: ReleaseSet, up_then: list[str], said: Sequence[str
 
 
 def _held_once(index: Index, release: ReleaseSet, packages: Path) -> list[str]:
-    """The index lists each file of the release once, with nothing else of this version, serves
+    """The index lists each file of the release once and nothing else of the project, serves
     each byte-identical to dist/, and (by the times pypiserver wrote them) got the sdist last."""
     from . import deps
 
@@ -439,7 +439,10 @@ def _held_once(index: Index, release: ReleaseSet, packages: Path) -> list[str]:
     if sorted(names) != sorted(ours):
         return [f"the index lists {sorted(names)}, not the release's {sorted(ours)}"]
     for file in listed:
-        served = hashlib.sha256(simple.download(file)).hexdigest()
+        try:
+            served = hashlib.sha256(simple.download(file)).hexdigest()
+        except ReleaseError as exc:  # it does not serve what its page lists, or not at all
+            return [str(exc)]
         if served != ours[file.filename]:
             return [f"the index serves {file.filename} with sha256 {served}, not dist/'s {ours[file.filename]}"]
     written = {p.name: p.stat().st_mtime_ns for p in packages.rglob("*") if p.name in ours}
