@@ -223,16 +223,24 @@ class _Meta:
 
     @property
     def name(self) -> str | None:
-        return self.parsed.name if self.parsed else self.raw.get("name")
+        """The project's name; None when it is not a valid one (a refusal of its own)."""
+        if self.parsed:
+            return self.parsed.name
+        return None if self._broken("name") else self.raw.get("name")
 
     @property
     def version(self) -> Version | None:
         if self.parsed:
             return self.parsed.version
+        if self._broken("version"):
+            return None
         try:
             return Version(self.raw.get("version", ""))
         except InvalidVersion:
             return None
+
+    def _broken(self, field_name: str) -> bool:
+        return any(error.field == field_name for error in self.invalid)
 
     @property
     def license_files(self) -> list[str]:
