@@ -1,4 +1,4 @@
-"""Checks of the wheel as a zip: tags, RECORD, WHEEL, modes, twine, check-wheel-contents, paths."""
+"""Checks of the wheel as a zip: tags, RECORD, WHEEL, files, modes, twine, check-wheel-contents, paths."""
 
 from __future__ import annotations
 
@@ -6,15 +6,24 @@ import os
 import re
 import stat
 from collections import Counter
+from pathlib import Path
 
-from ..files import EXEC_MODE, FILE_MODE
+from ..errors import ConfigError
+from ..files import EXEC_MODE, FILE_MODE, read_toml
 from ..procs import capture
-from .context import Context
+from ..sbom import SBOM_DIR, SBOM_NAME
+from ..source import wheel_sources
+from ..wheelfile import WheelFile
+from .context import BIN_DIR, Context
 from .results import Verdict, check, fail, ok
 from .tools import python_module
 
 
 BINARY_MODE = EXEC_MODE
+# What setuptools writes in every wheel's .dist-info (besides entry_points.txt and licenses/,
+# which follow pyproject.toml); only used when the generic wheel of that version is not at hand.
+SETUPTOOLS_DIST_INFO = ("METADATA", "WHEEL", "RECORD", "top_level.txt")
+SIGNATURES = ("RECORD.jws", "RECORD.p7s")  # a signed RECORD: allowed beside it, as in the RECORD check
 
 
 @check("tags")
@@ -83,6 +92,50 @@ def check_wheel_metadata(ctx: Context) -> Verdict:
         return fail(_some(problems))
     lines = f"{len(tags)} Tag line{'s' if len(tags) != 1 else ''} match{'es' if len(tags) == 1 else ''}"
     return ok(f"{lines} the filename, Root-Is-Purelib: false")
+
+
+@check("files")
+def check_files(ctx: Context) -> Verdict:
+    """The wheel holds exactly what the build puts in it: the generic wheel's files, the binary, the SBOM."""
+    expected, source = expected_members(ctx)
+    have = {m.name for m in ctx.wheel.members}
+    allowed = expected | {f"{ctx.wheel.dist_info}/{name}" for name in SIGNATURES}
+    extra, missing = sorted(have - allowed), sorted(expected - have)
+    problems = [f"not the build's: {_some(extra)}"] if extra else []
+    problems += [f"missing: {_some(missing)}"] if missing else []
+    if problems:
+        return fail("; ".join(problems) + f" (expected {source})")
+    return ok(f"exactly {len(expected)} files: {source}")
+
+
+def expected_members(ctx: Context) -> tuple[frozenset[str], str]:
+    """What the wheel may hold, and where that list came from.
+
+    The build makes every wheel from one generic wheel (wheels.finish_wheel): its files, the
+    target's binary and the SBOM. That wheel, of the same version, is in build/generic/ where the
+    build ran; elsewhere (a CI job gathering the shards' wheels) the list is what the generic wheel
+    is built from: the checkout's noetl/ (source.wheel_sources) and pyproject.toml's dist-info.
+    """
+    binary = BIN_DIR + ctx.target.binary_name if ctx.target else ctx.binary_member
+    own = {f"{ctx.wheel.dist_info}/{SBOM_DIR}/{SBOM_NAME}", *([binary] if binary else [])}
+    generic = ctx.layout.generic / f"{ctx.wheel.distribution}-{ctx.wheel.version}-py3-none-any.whl"
+    if generic.is_file():
+        names = {m.name for m in WheelFile.read(generic).members}
+        return frozenset(names | own), f"{generic.name}'s files, {binary} and the SBOM"
+    root = ctx.layout.root
+    package = {p.relative_to(root).as_posix() for p in wheel_sources(root) if p.is_relative_to(ctx.layout.package)}
+    info = [*SETUPTOOLS_DIST_INFO, *_declared_dist_info(root)]
+    listed = package | {f"{ctx.wheel.dist_info}/{name}" for name in info} | own
+    return frozenset(listed), f"the checkout's noetl/, pyproject.toml's dist-info, {binary} and the SBOM"
+
+
+def _declared_dist_info(root: Path) -> list[str]:
+    """entry_points.txt when pyproject.toml declares any; licenses/<file> for each license-files match."""
+    project = read_toml(root / "pyproject.toml", what="the project's [project] table", error=ConfigError).get("project", {})
+    names = ["entry_points.txt"] if any(project.get(t) for t in ("scripts", "gui-scripts", "entry-points")) else []
+    for pattern in project.get("license-files", []):
+        names += [f"licenses/{p.relative_to(root).as_posix()}" for p in sorted(root.glob(pattern)) if p.is_file()]
+    return names
 
 
 @check("modes")

@@ -1,6 +1,7 @@
 """Checks of the sdist, so that everything `publish` uploads has a verdict in verify.json.
 
     twine           `twine check --strict`: metadata PyPI renders and accepts
+    pypi            no upload rule of PyPI's refuses it (checks_pypi.py)
     sdist-contents  one root directory named for it; the crate with Cargo.lock, the built UI,
                     the package, the backend and the SBOM; no binary, no build output, nothing
                     but regular files and directories, no name that leaves the root
@@ -32,6 +33,7 @@ from ..files import sha256_file
 from ..sbom import SBOM_DIR, SBOM_NAME
 from ..version import version_in_source
 from .checks_common import twine_verdict
+from .checks_pypi import check_sdist_pypi
 from .checks_sbom import _crate_hashes, _difference, _listed, _npm_lock, _schema_problem
 from .results import FAIL, Check, Result, Verdict, WheelReport, check, fail, ok, run_checks
 
@@ -121,7 +123,7 @@ def check_twine(sdist: Sdist) -> Verdict:
     return twine_verdict(sdist.path)
 
 
-CHECKS: tuple[Check[Sdist], ...] = (check_twine, check_contents, check_version, check_sbom)
+CHECKS: tuple[Check[Sdist], ...] = (check_twine, check_sdist_pypi, check_contents, check_version, check_sbom)
 CHECK_NAMES = tuple(each.name for each in CHECKS)
 
 

@@ -14,10 +14,12 @@ from ..wheelfile import WheelFile
 from .auditwheel import check_auditwheel
 from .checks_binary import check_arch, check_codesign, check_glibc, check_libraries, check_macos_min, check_musl
 from .checks_common import (
-    check_build_paths, check_contents, check_modes, check_record, check_tags, check_twine, check_wheel_metadata,
+    check_build_paths, check_contents, check_files, check_modes, check_record, check_tags, check_twine,
+    check_wheel_metadata,
 )
 from .auditable import check_auditable
-from .checks_release import check_install, check_version
+from .checks_pypi import check_pypi
+from .checks_release import check_entry_points, check_install, check_name, check_version
 from .checks_sbom import check_compiler, check_sbom
 from .context import Context, prepare
 from .delocate import check_delocate
@@ -29,12 +31,16 @@ CHECKS: tuple[Check[Context], ...] = (
     check_tags,
     check_record,
     check_wheel_metadata,
+    check_files,
     check_modes,
     check_twine,
+    check_pypi,
     check_contents,
     check_sbom,
     check_compiler,
+    check_name,
     check_version,
+    check_entry_points,
     check_auditable,
     check_arch,
     check_libraries,
