@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
+import warnings
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 
 def rewrite(
@@ -21,31 +24,66 @@ def rewrite(
     modes: Mapping[str, int] | None = None,
     edit_wheel: Callable[[str], str] | None = None,
     update_record: bool = True,
+    add: Mapping[str, bytes] | None = None,
+    remove: Sequence[str] = (),
+    comments: Mapping[str, bytes] | None = None,
+    duplicate: str | None = None,
+    data_descriptors: bool = False,
+    trailing: bytes = b"",
 ) -> Path:
-    """A copy of ``wheel`` in ``out_dir`` (renamed to ``name``) with members replaced, modes
-    changed (permission bits, e.g. 0o644) or the WHEEL file edited."""
-    replace, modes = dict(replace or {}), dict(modes or {})
+    """A copy of ``wheel`` in ``out_dir`` (renamed to ``name``) with members replaced, added or removed,
+    modes changed (permission bits, e.g. 0o644) or the WHEEL file edited; and zip defects PyPI
+    refuses: a comment on entries, ``duplicate`` written twice, every entry streamed with a data
+    descriptor, bytes after the end record."""
+    replace, modes, comments = dict(replace or {}), dict(modes or {}), dict(comments or {})
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / (name or wheel.name)
     with zipfile.ZipFile(wheel) as src:
-        infos = [i for i in src.infolist() if not i.is_dir()]
+        infos = [i for i in src.infolist() if not i.is_dir() and i.filename not in remove]
+        assert set(remove) <= set(src.namelist()), f"not in the wheel: {sorted(set(remove) - set(src.namelist()))}"
         contents = {i.filename: replace.pop(i.filename) if i.filename in replace else src.read(i) for i in infos}
     assert not replace, f"not in the wheel: {sorted(replace)}"
+    for name_added, data in (add or {}).items():
+        assert name_added not in contents, f"already in the wheel: {name_added}"
+        contents[name_added] = data
+        infos.append(zipfile.ZipInfo(name_added, date_time=infos[0].date_time))
+        infos[-1].external_attr = infos[0].external_attr
     record = next(n for n in contents if n.endswith(".dist-info/RECORD"))
     if edit_wheel:
         wheel_file = record.removesuffix("RECORD") + "WHEEL"
         contents[wheel_file] = edit_wheel(contents[wheel_file].decode()).encode()
     if update_record:
         contents[record] = record_for(contents, record)
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+    with out.open("wb") as raw, zipfile.ZipFile(_Unseekable(raw) if data_descriptors else raw, "w") as dst:
         for info in infos:
-            entry = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-            entry.compress_type = zipfile.ZIP_DEFLATED
             mode = modes.pop(info.filename, None)
-            entry.external_attr = info.external_attr if mode is None else (0o100000 | mode) << 16
-            dst.writestr(entry, contents[info.filename])
-    assert not modes, f"not in the wheel: {sorted(modes)}"
+            comment = comments.pop(info.filename, b"")
+            for _ in range(2 if info.filename == duplicate else 1):
+                entry = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                entry.external_attr = info.external_attr if mode is None else (0o100000 | mode) << 16
+                entry.comment = comment
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # "Duplicate name": the defect asked for
+                    dst.writestr(entry, contents[info.filename])
+    assert not modes and not comments, f"not in the wheel: {sorted([*modes, *comments])}"
+    if trailing:
+        with out.open("ab") as stream:
+            stream.write(trailing)
     return out
+
+
+class _Unseekable(io.RawIOBase):
+    """A stream zipfile cannot seek back in, so it writes each entry with a data descriptor."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        return self.stream.write(data)
 
 
 def retag(wheel: Path, out_dir: Path, platform_tags: Sequence[str], **changes: object) -> Path:

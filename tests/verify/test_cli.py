@@ -19,13 +19,15 @@ from .surgery import rewrite
 
 # Every check that applies to each OS, in the table's order.
 EXPECTED_CHECKS = {
-    "x86_64-unknown-linux-gnu": ["tags", "RECORD", "WHEEL", "modes", "twine", "check-wheel-contents", "sbom",
-                                 "version", "auditable", "arch", "libraries", "glibc", "build-paths", "auditwheel", "run", "console-script",
-                                 "install", "pip", "uv"],
-    "x86_64-apple-darwin": ["tags", "RECORD", "WHEEL", "modes", "twine", "check-wheel-contents", "sbom", "version",
-                            "auditable", "arch", "macos-min", "build-paths", "delocate", "run", "install", "pip", "uv"],
-    "x86_64-pc-windows-gnu": ["tags", "RECORD", "WHEEL", "modes", "twine", "check-wheel-contents", "sbom", "version",
-                              "auditable", "arch", "libraries", "build-paths", "run", "install", "pip", "uv"],
+    "x86_64-unknown-linux-gnu": ["tags", "RECORD", "WHEEL", "files", "modes", "twine", "pypi", "check-wheel-contents",
+                                 "sbom", "compiler", "name", "version", "entry-points", "auditable", "arch", "libraries",
+                                 "glibc", "build-paths", "auditwheel", "run", "console-script", "install", "pip", "uv"],
+    "x86_64-apple-darwin": ["tags", "RECORD", "WHEEL", "files", "modes", "twine", "pypi", "check-wheel-contents", "sbom",
+                            "compiler", "name", "version", "entry-points", "auditable", "arch", "macos-min", "build-paths",
+                            "delocate", "run", "install", "pip", "uv"],
+    "x86_64-pc-windows-gnu": ["tags", "RECORD", "WHEEL", "files", "modes", "twine", "pypi", "check-wheel-contents", "sbom",
+                              "compiler", "name", "version", "entry-points", "auditable", "arch", "libraries",
+                              "build-paths", "run", "install", "pip", "uv"],
 }
 
 
@@ -77,7 +79,7 @@ def test_the_table_says_how_each_binary_ran(clean_run: Run) -> None:
     assert "ran under wine (wine64" in out
     assert f"ran the console script in a fresh venv: noetl {build_version()}" in out
     assert "this host cannot run macOS binaries" in out
-    assert "3 wheels, 52 checks: 51 passed, 0 failed, 1 skipped" in out
+    assert "3 wheels, 67 checks: 66 passed, 0 failed, 1 skipped" in out
     assert "error:" not in out
 
 

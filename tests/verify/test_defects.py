@@ -187,7 +187,9 @@ def test_windows_sbom_in_the_linux_wheel(built_dist: BuiltDist, linux_wheel: Pat
 def test_no_console_script(linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
     name = f"noetl-{build_version()}.dist-info/entry_points.txt"
     report = verify_one(rewrite(linux_wheel, tmp_path, replace={name: b"[console_scripts]\n"}))
-    assert_fails(report, "install", "no `noetl` console script", "entry_points.txt does not name noetl.cli_wrapper:main")
+    assert_fails(report, "install", "no `noetl` console script",
+                 "the installed entry_points.txt is not pyproject.toml's [console_scripts] noetl = noetl.cli_wrapper:main")
+    assert_fails(report, "entry-points", "[console_scripts] noetl = noetl.cli_wrapper:main is missing")
 
 
 def test_wheel_tag_lines_differ_from_the_filename(linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
@@ -201,6 +203,68 @@ def test_root_is_purelib_true(linux_wheel: Path, tmp_path: Path, verify_one: Ver
     edit = lambda text: text.replace("Root-Is-Purelib: false", "Root-Is-Purelib: true")  # noqa: E731
     report = verify_one(rewrite(linux_wheel, tmp_path, edit_wheel=edit))
     assert_fails(report, "WHEEL", "Root-Is-Purelib is true, expected false")
+
+
+# --- what the wheel holds: exactly the build's files, one name, the declared entry points ----
+
+def test_a_stray_file_beside_the_binary(linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    """cargo's dependency file next to the binary, listed in RECORD: every other check passes it."""
+    report = verify_one(rewrite(linux_wheel, tmp_path, add={"noetl/bin/noetl.d": b"noetl: src/main.rs\n"}))
+    assert_fails(report, "files", "not the build's: noetl/bin/noetl.d",
+                 f"noetl-{build_version()}-py3-none-any.whl's files, noetl/bin/noetl and the SBOM")
+    assert [check for check, why in failures(report).items() if "noetl.d" in why] == ["files"], failures(report)
+
+
+def test_a_file_missing_from_the_package(linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    ddl = "noetl/database/ddl/postgres/001_catalog.sql"
+    assert_fails(verify_one(rewrite(linux_wheel, tmp_path, remove=[ddl])), "files", f"missing: {ddl}")
+
+
+@pytest.mark.parametrize("target", [LINUX, WINDOWS])
+def test_an_entry_point_naming_another_function(built_dist: BuiltDist, tmp_path: Path, verify_one: Verify, target: str) -> None:
+    """`main_entry` holds the text `noetl.cli_wrapper:main`: the old substring test passed it on every
+    wheel but the host's (whose console script runs). Parsed and compared whole, it fails on each."""
+    name = f"noetl-{build_version()}.dist-info/entry_points.txt"
+    wrong = b"[console_scripts]\nnoetl = noetl.cli_wrapper:main_entry\n"
+    report = verify_one(rewrite(built_dist.wheel_for(target), tmp_path, replace={name: wrong}))
+    assert_fails(report, "entry-points", "[console_scripts] noetl = noetl.cli_wrapper:main_entry, "
+                 "but pyproject.toml declares noetl.cli_wrapper:main")
+    assert_fails(report, "install", "the installed entry_points.txt is not pyproject.toml's")
+
+
+def test_metadata_names_another_project(linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    """Issue 19's armv6l wheel saying Name: noetlctl: only uv noticed, and uv has no armv6l name."""
+    name = f"noetl-{build_version()}.dist-info/METADATA"
+    metadata = read(linux_wheel, name).replace(b"\nName: noetl\n", b"\nName: noetlctl\n")
+    report = verify_one(retag(linux_wheel, tmp_path, ["linux_armv6l"], replace={name: metadata}))
+    assert report.target == "arm-unknown-linux-gnueabihf"
+    assert_fails(report, "name", "the file name says noetl, but METADATA says noetlctl")
+    assert_fails(report, "pypi", "PyPI would refuse it (name): Start filename for 'noetlctl' with 'noetlctl'")
+
+
+# --- zip defects PyPI refuses (its rules, noetl_build/pypi_rules.py, as the pypi check) ------
+
+@pytest.mark.parametrize(("defect", "rule", "reason"), [
+    ({"data_descriptors": True}, "zip-data-descriptor", "ZIP contains a data descriptor"),
+    ({"duplicate": "noetl/__init__.py"}, "zip-duplicate-entry", "Duplicate filename in local headers"),
+    ({"comments": {"noetl/__init__.py": b"hi"}}, "zip-entry-comment", "Comment in central directory"),
+    ({"trailing": b"\0" * 8}, "zip-trailing-data", "Trailing data"),
+])
+def test_a_zip_defect_pypi_refuses(linux_wheel: Path, tmp_path: Path, verify_one: Verify,
+                                   defect: dict[str, object], rule: str, reason: str) -> None:
+    """pip and every other check read these zips through the central directory and pass them."""
+    report = verify_one(rewrite(linux_wheel, tmp_path, **defect))  # type: ignore[arg-type]
+    assert_fails(report, "pypi", f"PyPI would refuse it ({rule}): ZIP archive not accepted: {reason}")
+
+
+def test_the_pypi_check_notes_a_local_version(linux_wheel: Path, tmp_path: Path, verify_one: Verify) -> None:
+    """A development build passes, saying that it cannot go to PyPI (publish refuses it there)."""
+    report = verify_one(rewrite(linux_wheel, tmp_path))
+    detail = report.result("pypi").detail  # type: ignore[union-attr]
+    if "+" in build_version():
+        assert "cannot go to PyPI" in detail and f"'+{build_version().split('+')[1]}'" in detail
+    else:
+        assert detail.endswith("none refuses it")
 
 
 # --- the binary's contents -----------------------------------------------------------------
