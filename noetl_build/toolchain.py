@@ -80,6 +80,17 @@ class Toolchain:
         lib = self.sysroot / "lib" / "rustlib" / rust_target / "lib"
         return any(lib.glob("libstd-*.rlib"))
 
+    def clean_std(self, rust_target: str) -> bool:
+        """Whether the prebuilt std for ``rust_target`` is usable as is: it does not name this
+        machine's copy of std's source. rustup's std says /rustc/<commit>/library/...; Debian's
+        rustc-web ships a std built in place, naming /usr/src/rustc-<version>/library/... (in
+        panic locations), which no --remap-path-prefix of ours reaches (measured: rustc remaps
+        the paths it compiles, not those an rlib brings), so its binaries would fail verify's
+        build-paths check: such a toolchain builds std itself (build-std) instead."""
+        lib = self.sysroot / "lib" / "rustlib" / rust_target / "lib"
+        return self.has_std(rust_target) and not any(
+            _names(rlib, str(self.std_source.resolve())) for rlib in lib.glob("libstd-*.rlib"))
+
     @property
     def objcopy(self) -> Path | None:
         """The `rust-objcopy` this toolchain ships, else a stand-in from PATH, else None."""
@@ -168,11 +179,14 @@ def choose(target: Target, toolchains: tuple[Toolchain, ...] | None = None) -> C
     """The toolchain and strategy for ``target``, or ToolchainError with both remedies."""
     toolchains = discover() if toolchains is None else toolchains
     for toolchain in toolchains:
-        if all(toolchain.has_std(t) for t in target.rust_targets):
+        if all(toolchain.clean_std(t) for t in target.rust_targets):
             return Choice(toolchain=toolchain, strategy="prebuilt-std")
     for toolchain in toolchains:
         if toolchain.has_std_source:
             return Choice(toolchain=toolchain, strategy="build-std")
+    for toolchain in toolchains:  # a std naming its build paths is still better than none
+        if all(toolchain.has_std(t) for t in target.rust_targets):
+            return Choice(toolchain=toolchain, strategy="prebuilt-std")
     missing = " ".join(target.rust_targets)
     found = ", ".join(t.name for t in toolchains) or "none"
     raise ToolchainError(
@@ -187,7 +201,18 @@ def _buildable(toolchain: Toolchain, target: Target) -> bool:
 
 
 def _strategy(toolchain: Toolchain, target: Target) -> str:
-    return "prebuilt-std" if all(toolchain.has_std(t) for t in target.rust_targets) else "build-std"
+    if all(toolchain.clean_std(t) for t in target.rust_targets) or not toolchain.has_std_source:
+        return "prebuilt-std"
+    return "build-std"
+
+
+@cache
+def _names(path: Path, text: str) -> bool:
+    """Whether the file at ``path`` holds ``text`` + "/library/" (read once per run)."""
+    try:
+        return (text + "/library/").encode() in path.read_bytes()
+    except OSError:
+        return False
 
 
 def _ranked(toolchains: tuple[Toolchain, ...]) -> list[Toolchain]:

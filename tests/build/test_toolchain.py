@@ -103,6 +103,23 @@ def test_one_toolchain_builds_the_whole_matrix_even_the_host(tmp_path: Path, tar
     assert plan([targets[HOST]], toolchains=(rustup, debian)).choice(targets[HOST]).toolchain == rustup
 
 
+def test_a_prebuilt_std_naming_its_source_path_is_built_instead(tmp_path: Path, targets: dict) -> None:
+    """Debian's rustc-web: its host std was built in place and names /usr/src/rustc-X/library/...
+    (our remaps cannot reach an rlib's paths), so even the host target gets build-std."""
+    debian = fake_toolchain(tmp_path, "debian", std=(HOST,), source=True)
+    (rlib,) = (debian.sysroot / "lib" / "rustlib" / HOST / "lib").glob("libstd-*.rlib")
+    rlib.write_bytes(b"\0panicked at " + str(debian.std_source.resolve()).encode() + b"/library/alloc/src/slice.rs\0")
+    assert not debian.clean_std(HOST) and debian.has_std(HOST)
+    everything = list(targets.values())
+    assert plan(everything, matrix=everything, toolchains=(debian,)).choice(targets[HOST]).strategy == "build-std"
+    assert choose(targets[HOST], (debian,)).strategy == "build-std"
+    # without std's source to build from, the prebuilt one is still better than nothing
+    bare = fake_toolchain(tmp_path, "bare", std=(HOST,))
+    (rlib,) = (bare.sysroot / "lib" / "rustlib" / HOST / "lib").glob("libstd-*.rlib")
+    rlib.write_bytes(str(bare.std_source.resolve()).encode() + b"/library/core/src/lib.rs")
+    assert choose(targets[HOST], (bare,)).strategy == "prebuilt-std"
+
+
 def test_a_released_compiler_is_preferred_to_nightly(tmp_path: Path, targets: dict) -> None:
     nightly = fake_toolchain(tmp_path, "nightly", std=(HOST,), source=True, release="1.97.0-nightly")
     debian = fake_toolchain(tmp_path, "debian", std=(HOST,), source=True)
