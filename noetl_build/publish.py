@@ -10,7 +10,9 @@
 The refusals, each one line: no dist/; a target in targets.toml without its wheel; no sdist;
 a wheel or sdist in dist/ that manifest.json does not list; a file whose bytes changed since
 it was built; more than one version; a development version (unless ``allow_dev`` names an
-index that is not PyPI's); a file whose sha256 is not in a passing dist/verify.json.
+index that is not PyPI's); wheels compiled by more than one rustc, or by one manifest.json does
+not record; a file PyPI's own upload rules would refuse (pypi_rules: name, version, tags, zip
+structure, metadata, description, sizes); a file whose sha256 is not in a passing dist/verify.json.
 
 A publish that stopped midway (a killed job, a lost network) is finished by running it again:
 before uploading anything it reads the index's simple page for the project; a file the index
@@ -44,7 +46,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from . import deps, dist
+from . import deps, dist, pypi_rules
 from .errors import ReleaseError
 from .files import sha256_file
 from .layout import Layout
@@ -121,8 +123,13 @@ def release_set(
         )
     version = _one_version(list(expected))
     _allowed(version, allow_dev=allow_dev, repository_url=repository_url)
+    dist.one_compiler(wheels, rebuild=REBUILD)
+    release = ReleaseSet(version=version, wheels=tuple(where / e.wheel for e in wheels), sdist=where / sdist.file)
+    # PyPI's own upload rules, file by file, before the first upload (a private index given a
+    # development build with --allow-dev takes its local version; everything else is PyPI's)
+    pypi_rules.check_release(release.files, real_index=not (allow_dev and not is_pypi(repository_url)))
     _verified(layout.verify_json, digests)
-    return ReleaseSet(version=version, wheels=tuple(where / e.wheel for e in wheels), sdist=where / sdist.file)
+    return release
 
 
 def _one_version(names: Sequence[str]) -> str:

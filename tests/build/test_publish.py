@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tarfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -362,6 +362,50 @@ def small(tmp_path: Path) -> SmallRelease:
     layout = Layout.at(ROOT, dist=dist, build=tmp_path / "build", targets=matrix.path)
     release = publish.release_set(layout, matrix, allow_dev=True, repository_url="http://127.0.0.1:9/")
     return SmallRelease(layout, matrix, release)
+
+
+def edit_manifest(small: SmallRelease, edit: Callable[[dict], None]) -> None:
+    """Change manifest.json (and, for changed files, SHA256SUMS and verify.json) as a build would have."""
+    dist = small.layout.dist
+    manifest = json.loads((dist / "manifest.json").read_text())
+    edit(manifest)
+    (dist / "manifest.json").write_text(json.dumps(manifest))
+    digest = {row["wheel"]: row["sha256"] for row in manifest["wheels"]} | {manifest["sdist"]["file"]: manifest["sdist"]["sha256"]}
+    verified = [{"wheel": name, "sha256": sha, "ok": True, "results": []} for name, sha in digest.items()]
+    (dist / "verify.json").write_text(json.dumps({"wheels": verified}))
+
+
+def test_wheels_of_two_compilers_are_refused(small: SmallRelease) -> None:
+    def rustup_for_the_first(manifest: dict) -> None:
+        manifest["wheels"][0]["compiler"] = {"rustc": "1.95.0", "commit-hash": "5" * 40, "host": "x86_64-unknown-linux-gnu"}
+
+    edit_manifest(small, rustup_for_the_first)
+    with pytest.raises(ReleaseError) as info:
+        publish.release_set(small.layout, small.matrix, allow_dev=True, repository_url="http://127.0.0.1:9/")
+    message = str(info.value)
+    first = small.matrix.targets[0].name
+    assert message.startswith("the wheels were compiled by 2 compilers (")
+    assert f"rustc 1.95.0 (555555555555) built {first}" in message and "\n" not in message
+
+
+def test_a_wheel_pypi_would_refuse_is_refused_before_any_upload(small: SmallRelease) -> None:
+    """Bytes after the zip's end record: the file is what manifest.json and verify.json say, and
+    PyPI's rules still refuse it."""
+    wheel = small.release.wheels[1]
+    with wheel.open("ab") as stream:
+        stream.write(b"appended")
+    sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
+
+    def new_bytes(manifest: dict) -> None:
+        row = next(r for r in manifest["wheels"] if r["wheel"] == wheel.name)
+        row["sha256"], row["size"] = sha, wheel.stat().st_size
+
+    edit_manifest(small, new_bytes)
+    with pytest.raises(ReleaseError) as info:
+        publish.release_set(small.layout, small.matrix, allow_dev=True, repository_url="http://127.0.0.1:9/")
+    message = str(info.value)
+    assert message.startswith(f"{wheel.name}: PyPI would refuse it (")
+    assert "(zip-trailing-data): ZIP archive not accepted: Trailing data" in message and "\n" not in message
 
 
 @pytest.fixture
