@@ -163,6 +163,8 @@ def refusals(path: Path, *, real_index: bool = True) -> list[Refusal]:
     PyPI answers with the first; later rules that need what an earlier one found broken (a
     readable zip, a parsable name, metadata) are not tried.
     """
+    if not path.is_file():
+        raise ReleaseError(f"{path}: no such file to check against PyPI's upload rules")
     name = path.name
     found: list[Refusal] = []
 

@@ -500,6 +500,11 @@ def test_check_release_refuses_a_release_over_the_project_limit(tmp_path: Path, 
     check_release([wheel, sdist])
 
 
+def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ReleaseError, match=r"noetl-1.2.0.tar.gz: no such file to check against PyPI's upload rules$"):
+        check_release([tmp_path / SDIST_NAME])
+
+
 def test_a_refusal_is_one_line() -> None:
     refusal = Refusal("noetl\n-1.whl", "x", "reason\x1b[31m")
     assert str(refusal) == "noetl\\n-1.whl: PyPI would refuse it (x): reason\\x1b[31m"
