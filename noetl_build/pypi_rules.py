@@ -154,7 +154,7 @@ def check_release(paths: Sequence[Path], *, real_index: bool = True) -> None:
                              f"(this release alone is {total / GIB:.1f} GiB)."))
     if found:
         more = f" (and {len(found) - 1} more refusal{'s' if len(found) > 2 else ''})" if len(found) > 1 else ""
-        raise ReleaseError(f"{found[0]}{more}: fix the file and build it again, nothing was uploaded")
+        raise ReleaseError(f"{found[0]}{more}: fix it and build the release again")
 
 
 def refusals(path: Path, *, real_index: bool = True) -> list[Refusal]:
@@ -173,8 +173,7 @@ def refusals(path: Path, *, real_index: bool = True) -> list[Refusal]:
 
     wheel = name.endswith(".whl")
     if not (wheel or name.endswith(".tar.gz")):
-        expected = ".whl or .tar.gz (PEP 625: an sdist is .tar.gz)" if name.endswith(".zip") else ".tar.gz, .whl or .zip"
-        refuse("file-extension", f"Invalid file extension: use {expected}.")
+        refuse("file-extension", "Invalid file extension: use .whl, or .tar.gz for an sdist (PEP 625).")
         return found
     archive = _read_wheel(path) if wheel else _read_sdist(path)
     meta = _Meta.read(archive.metadata) if archive.metadata is not None else None

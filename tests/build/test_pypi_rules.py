@@ -479,7 +479,7 @@ def test_check_release_names_the_first_refusal_and_counts_the_others(tmp_path: P
         check_release([bad, other])
     message = str(caught.value)
     assert message.startswith(f"{WHEEL_NAME}: PyPI would refuse it (classifier): 'Programming Language :: Klingon'")
-    assert "(and 2 more refusals)" in message and "nothing was uploaded" in message
+    assert message.endswith("(and 2 more refusals): fix it and build the release again")
     assert "\n" not in message
 
 
