@@ -3,8 +3,9 @@
 `pip install .`, `pip install noetl-X.tar.gz` and `python -m build` all come here. A wheel
 built from source carries the host's `noetl` binary, compiled with the host's cargo
 (`cargo build --release --locked`), at noetl/bin/noetl[.exe], and is tagged for the host
-(py3-none-linux_x86_64, ...): never py3-none-any. With no cargo the build stops with one
-line saying what to install.
+(py3-none-linux_x86_64, ...): never py3-none-any. With no cargo, or with a cargo or rustc older
+than the crate's `rust-version` (noetlctl/Cargo.toml), the build stops before compiling with one
+line saying what is needed, what was found and what to install.
 
 Config settings (`pip -C`, `python -m build -C`):
   binary=none      the generic py3-none-any wheel the matrix retags per target (no cargo)
@@ -22,6 +23,7 @@ import gzip
 import io
 import os
 import platform
+import re
 import shutil
 import sys
 import sysconfig
@@ -34,8 +36,8 @@ from typing import Any, TypeVar
 
 from setuptools import build_meta as _setuptools
 
-from .errors import BuildError, ConfigError, ToolchainError
-from .files import atomic_output
+from .errors import BuildError, ConfigError, ToolchainError, printable, shown
+from .files import atomic_output, read_toml
 from .layout import Layout
 from .procs import capture, output
 from .source import PKG_INFO, is_sdist, sdist_sources, source_date_epoch, wheel_sources
@@ -47,6 +49,10 @@ SBOM_REQUIRES = ["cyclonedx-python-lib[json-validation]==11.12.0", 'tomli>=2; py
 NO_CARGO = (
     "building noetl from source compiles its Rust binary, and no cargo was found: install Rust "
     "(https://rustup.rs, or your system's package, e.g. apt-get install cargo) or set CARGO, then retry"
+)
+RUST_REMEDY = (
+    "install a newer Rust (https://rustup.rs, or on Debian 12 and 13: apt-get install cargo-web) "
+    "or point CARGO and RUSTC at one, then retry"
 )
 NO_UI = "this sdist has no built web UI (noetl/core/ui/index.html): it is broken; make it with nox -s sdist"
 # The minimum macOS a binary gets from cargo when MACOSX_DEPLOYMENT_TARGET is not set.
@@ -173,14 +179,80 @@ def _cargo() -> str:
     return cargo
 
 
-def _host_triple(cargo: str) -> str:
-    out = output([cargo, "-vV"])
-    if out is None:
-        raise ToolchainError(f"'{cargo} -vV' failed: {NO_CARGO}")
-    for line in out.splitlines():
+def _host_triple(cargo_vv: str) -> str:
+    """The host target named by `cargo -vV`'s output."""
+    for line in cargo_vv.splitlines():
         if line.startswith("host:"):
             return line.split(":", 1)[1].strip()
-    raise ToolchainError(f"'{cargo} -vV' names no host target; is it Rust's cargo?")
+    raise ToolchainError("'cargo -vV' names no host target; is it Rust's cargo?")
+
+
+# --- the minimum Rust ---------------------------------------------------------------------
+
+RustRelease = tuple[int, int, int]
+_RELEASE = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def parse_rust_release(text: str) -> RustRelease | None:
+    """(major, minor, patch) from a `-vV` answer's `release:` line (else its first line, as in
+    `rustc 1.63.0 (4b91a6ea7 2022-08-08)`), or from a `rust-version` such as "1.85".
+
+    A pre-release suffix (1.86.0-nightly, 1.85.0-beta.3) is left out, as cargo's own
+    rust-version check does. None when no version is there.
+    """
+    lines = text.strip().splitlines()
+    releases = [line.split(":", 1)[1] for line in lines if line.startswith("release:")]
+    said = releases[0] if releases else (lines[0] if lines else "")
+    found = _RELEASE.search(said)
+    if found is None:
+        return None
+    major, minor, patch = found.groups()
+    return int(major), int(minor), int(patch or 0)
+
+
+def needed_rust(manifest: Path) -> str:
+    """The crate's `rust-version` ([package] in ``manifest``, its Cargo.toml) as written there: the
+    oldest Rust it builds with."""
+    package = read_toml(manifest, what="the noetl crate's manifest", error=BuildError).get("package")
+    declared = package.get("rust-version") if isinstance(package, dict) else None
+    if not isinstance(declared, str) or not re.fullmatch(r"\d+\.\d+(\.\d+)?", declared):
+        raise BuildError(f"{manifest} has no valid rust-version in [package] (such as \"1.85\"): it is broken")
+    return declared
+
+
+def rust_too_old(needed: str, answers: Mapping[str, str | None]) -> str | None:
+    """The one-line refusal when a tool's `-vV` answer in ``answers`` (keyed by how the message
+    names the tool, e.g. "the rustc at /usr/bin/rustc") says a release older than ``needed`` (a
+    rust-version); None when each tool that answered is new enough. A tool that gave no answer is
+    not judged (cargo reports a rustc it cannot run)."""
+    floor = parse_rust_release(needed)
+    if floor is None:
+        raise BuildError(f"rust-version {shown(needed)} is not a Rust version such as 1.85")
+    for tool, said in answers.items():
+        if said is None:
+            continue
+        release = parse_rust_release(said)
+        if release is not None and release >= floor:
+            continue
+        first = said.strip().splitlines()[0] if said.strip() else "nothing"
+        seen = ".".join(map(str, release)) if release else f"of no known version (it says {shown(first, 60)})"
+        return (f"building noetl from source needs Rust {needed} or newer (rust-version in noetlctl/Cargo.toml), "
+                f"and {printable(tool, 200)} is {seen}: {RUST_REMEDY}")
+    return None
+
+
+def check_rust(cargo: str, cargo_vv: str, crate: Path) -> None:
+    """ToolchainError, before anything compiles, when the rustc cargo will use (RUSTC, else `rustc`
+    on PATH, as cargo looks it up) or cargo itself is older than the crate's rust-version: one
+    line naming the version needed and the one found, instead of cargo's wall of errors."""
+    answers: dict[str, str | None] = {}
+    rustc = os.environ.get("RUSTC") or shutil.which("rustc")
+    if rustc:
+        answers[f"the rustc at {rustc}"] = output([rustc, "-vV"])
+    answers[f"the cargo at {cargo}"] = cargo_vv
+    refusal = rust_too_old(needed_rust(crate / "Cargo.toml"), answers)
+    if refusal:
+        raise ToolchainError(refusal)
 
 
 def _rustflags(root: Path) -> str:
@@ -195,10 +267,15 @@ def _rustflags(root: Path) -> str:
 
 
 def compile_host_binary(root: Path, *, version: str, epoch: int) -> HostBinary:
-    """`cargo build --release --locked` of noetlctl/ for this host, reporting the version."""
+    """`cargo build --release --locked` of noetlctl/ for this host, reporting the version; first
+    the check that cargo and its rustc are at least the crate's rust-version."""
     cargo = _cargo()
-    triple = _host_triple(cargo)
+    cargo_vv = output([cargo, "-vV"])
+    if cargo_vv is None:
+        raise ToolchainError(f"'{printable(cargo, 200)} -vV' failed: {NO_CARGO}")
     layout = Layout.at(root)
+    check_rust(cargo, cargo_vv, layout.crate)
+    triple = _host_triple(cargo_vv)
     target_dir = Path(os.environ.get("CARGO_TARGET_DIR") or layout.pep517_cargo)
     cmd = [cargo, "build", "--release", "--locked", "--manifest-path", str(layout.crate / "Cargo.toml"),
            "--target-dir", str(target_dir)]
@@ -211,8 +288,7 @@ def compile_host_binary(root: Path, *, version: str, epoch: int) -> HostBinary:
         raise ToolchainError(f"cannot run {cargo}: {built.stderr}; {NO_CARGO}")
     if not built.ok:
         raise BuildError(
-            f"cargo build --release --locked failed (exit {built.code}); its output is above "
-            "(noetl needs a recent stable Rust: rustup update)"
+            f"cargo build --release --locked failed (exit {built.code}); its output is above"
         )
     binary = target_dir / "release" / ("noetl.exe" if os.name == "nt" else "noetl")
     if not binary.is_file():
