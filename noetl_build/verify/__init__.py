@@ -7,7 +7,8 @@
 Modules, one idea each: ``subjects`` (which wheels, which target), ``..wheelfile`` (a wheel
 read once), ``claim`` (what its tags promise), ``binary`` (ELF/Mach-O/PE facts), ``context``
 (what one wheel's checks share), ``checks_common`` / ``checks_binary`` / ``checks_sbom`` /
-``auditable`` / ``checks_release`` / ``auditwheel`` / ``delocate`` / ``execution`` /
+``auditable`` / ``checks_release`` / ``checks_pypi`` (PyPI's upload rules, ``..pypi_rules``) /
+``auditwheel`` / ``delocate`` / ``execution`` /
 ``resolution`` (the checks), ``checks_sdist`` (the sdist's), ``wine_stand_in`` (a DLL wine 8
 lacks), ``tools`` (checkers as ``python -m``, run through ``..procs``), ``results`` (a check's
 declaration, its verdict and result), ``suite`` (the checks' order), ``memory`` (passing reports
