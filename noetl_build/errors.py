@@ -49,7 +49,7 @@ class BuildError(Exception):
 
 
 class ConfigError(BuildError):
-    """targets.toml (or a command line naming targets) is wrong."""
+    """targets.toml or platforms.toml (or a command line naming targets) is wrong."""
 
     exit_code = 2
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from .errors import ConfigError
+from .files import read_toml
+from .platforms_schema import check_platforms
 
 PLATFORMS_FILE = Path(__file__).with_name("platforms.toml")
 
@@ -122,52 +125,30 @@ class Triple:
         return self.system.exe_suffix
 
 
+@dataclass(frozen=True, kw_only=True)
+class PlatformData:
+    """platforms.toml, checked and read: every table as a typed, frozen value."""
+
+    systems: dict[str, System]
+    families: dict[str, Family]
+    arches: dict[str, Arch]
+    python_versions: tuple[tuple[int, int], ...]
+
+
 @cache
-def _data() -> dict[str, Any]:
-    return tomllib.loads(PLATFORMS_FILE.read_text())
+def _data() -> PlatformData:
+    """platforms.toml, loaded and checked once per process (ConfigError in one line if it is wrong)."""
+    return load_platforms(PLATFORMS_FILE)
 
 
 @cache
 def systems() -> dict[str, System]:
-    return {
-        key: System(key=key, name=facts["name"], rust_os=facts["rust-os"], format=facts["format"], zig_os=facts["zig-os"],
-                    environments=tuple(facts.get("environments", ())),
-                    exe_suffix=facts.get("exe-suffix", ""), link_args=tuple(facts.get("link-args", ())),
-                    libraries=tuple(facts.get("libraries", ())), subsystem=facts.get("subsystem"),
-                    markers=dict(facts.get("markers", {})))
-        for key, facts in _data()["os"].items()
-    }
+    return _data().systems
 
 
 @cache
 def arches() -> dict[str, Arch]:
-    data = _data()
-    result = {}
-    for name, facts in data["arch"].items():
-        min_macos = facts.get("min-macos")
-        result[name] = Arch(
-            name=name,
-            wheel_arch=dict(facts["wheel-arch"]),
-            elf_machine=facts.get("elf-machine"),
-            elf_class=facts.get("elf-class"),
-            endian=facts.get("endian"),
-            macho_cpu=facts.get("macho-cpu"),
-            pe_machine=facts.get("pe-machine"),
-            min_macos=parse_version(min_macos) if min_macos else None,
-            slices=tuple(facts.get("slices", ())),
-            zig_arch=facts.get("zig-arch", name),
-            arm_isa=facts.get("arm-isa"),
-            uv=_uv_names(facts.get("uv", {})),
-            windows_machine=facts.get("windows-machine"),
-        )
-    return result
-
-
-def _uv_names(facts: dict[str, Any]) -> UvNames:
-    glibc = facts.get("gnu-glibc") or _data()["installers"]["uv"]["gnu-glibc"]
-    return UvNames(manylinux=tuple(parse_version(v) for v in facts.get("manylinux", ())), gnu=facts.get("gnu"),
-                   gnu_glibc=parse_version(glibc), musl=facts.get("musl"), macos=facts.get("macos"),
-                   windows=facts.get("windows"))
+    return _data().arches
 
 
 def parse_version(text: str) -> tuple[int, int]:
@@ -224,13 +205,7 @@ class Family:
 
 @cache
 def families() -> dict[str, Family]:
-    result = {}
-    for name, facts in _data()["family"].items():
-        aliases = tuple((alias, parse_version(v)) for alias, v in facts.get("aliases", {}).items())
-        result[name] = Family(name=name, os=facts["os"], libc=facts.get("libc"), minimum=facts.get("minimum"),
-                              tag=facts["tag"], aliases=aliases, policy=facts.get("policy"),
-                              archs=tuple(facts.get("archs", ())))
-    return result
+    return _data().families
 
 
 def minimum_key(triple: Triple) -> str | None:
@@ -292,4 +267,56 @@ def tag_problem(tag: str, triple: Triple, minimum: tuple[int, int] | None) -> st
 
 def python_versions() -> tuple[tuple[int, int], ...]:
     """The Python versions noetl's dependencies are proven for (platforms.toml [python])."""
-    return tuple(parse_version(v) for v in _data()["python"]["versions"])
+    return _data().python_versions
+
+
+def load_platforms(path: Path) -> PlatformData:
+    """``path`` (a platforms.toml) read, checked against its schema and turned into values.
+
+    A mistake in it (an unknown or missing key, a wrong type, a name no table defines) is a
+    ConfigError of one line naming the file, the table and the key, with the closest valid name."""
+    data = read_toml(path, what="facts about operating systems, tag families and architectures", error=ConfigError)
+    check_platforms(data, path.name)
+    uv_glibc = data["installers"]["uv"]["gnu-glibc"]
+    return PlatformData(
+        systems={key: _system(key, facts) for key, facts in data["os"].items()},
+        families={name: _family(name, facts) for name, facts in data["family"].items()},
+        arches={name: _arch(name, facts, uv_glibc) for name, facts in data["arch"].items()},
+        python_versions=tuple(parse_version(v) for v in data["python"]["versions"]),
+    )
+
+
+def _system(key: str, facts: dict[str, Any]) -> System:
+    return System(key=key, name=facts["name"], rust_os=facts["rust-os"], format=facts["format"], zig_os=facts["zig-os"],
+                  environments=tuple(facts.get("environments", ())),
+                  exe_suffix=facts.get("exe-suffix", ""), link_args=tuple(facts.get("link-args", ())),
+                  libraries=tuple(facts.get("libraries", ())), subsystem=facts.get("subsystem"),
+                  markers=dict(facts.get("markers", {})))
+
+
+def _family(name: str, facts: dict[str, Any]) -> Family:
+    aliases = tuple((alias, parse_version(v)) for alias, v in facts.get("aliases", {}).items())
+    return Family(name=name, os=facts["os"], libc=facts.get("libc"), minimum=facts.get("minimum"),
+                  tag=facts["tag"], aliases=aliases, policy=facts.get("policy"), archs=tuple(facts.get("archs", ())))
+
+
+def _arch(name: str, facts: dict[str, Any], uv_glibc: str) -> Arch:
+    min_macos = facts.get("min-macos")
+    uv = facts.get("uv", {})
+    return Arch(
+        name=name,
+        wheel_arch=dict(facts["wheel-arch"]),
+        elf_machine=facts.get("elf-machine"),
+        elf_class=facts.get("elf-class"),
+        endian=facts.get("endian"),
+        macho_cpu=facts.get("macho-cpu"),
+        pe_machine=facts.get("pe-machine"),
+        min_macos=parse_version(min_macos) if min_macos else None,
+        slices=tuple(facts.get("slices", ())),
+        zig_arch=facts.get("zig-arch", name),
+        arm_isa=facts.get("arm-isa"),
+        uv=UvNames(manylinux=tuple(parse_version(v) for v in uv.get("manylinux", ())), gnu=uv.get("gnu"),
+                   gnu_glibc=parse_version(uv.get("gnu-glibc") or uv_glibc), musl=uv.get("musl"),
+                   macos=uv.get("macos"), windows=uv.get("windows")),
+        windows_machine=facts.get("windows-machine"),
+    )

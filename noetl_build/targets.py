@@ -34,8 +34,6 @@ _KEYS: dict[str, tuple[type, bool]] = {
     "rustc": (str, False),
 }
 _QEMU_KEYS = {"program": True, "sysroot": False}
-# the minimum-version keys (glibc, musl, macos): which one a triple needs is platforms.toml's
-_VERSION_KEYS = tuple(sorted({f.minimum for f in families().values() if f.minimum}))
 # What a value may look like where it becomes a file name, a program's argument or a variable.
 _TRIPLE = re.compile(r"[a-z0-9_]+(-[a-z0-9_.]+){2,3}")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}")  # link stubs and shims: file names
@@ -161,6 +159,7 @@ def load_matrix(path: Path) -> Matrix:
 
 
 def parse_matrix(data: Mapping[str, Any], path: Path) -> Matrix:
+    families()  # platforms.toml, checked first: a mistake in it is the one line any command reading targets shows
     unknown = set(data) - {"target"}
     if unknown:
         key = sorted(unknown)[0]
@@ -212,7 +211,7 @@ def _parse_target(table: Mapping[str, Any], where: str) -> Target:
         raise fail("triple", f"unknown architecture '{triple.arch}'" + did_you_mean(triple.arch, arches()))
 
     versions: dict[str, tuple[int, int]] = {}
-    for key in _VERSION_KEYS:
+    for key in _version_keys():
         if key in table:
             try:
                 versions[key] = parse_version(table[key])
@@ -315,6 +314,12 @@ def _parse_target(table: Mapping[str, Any], where: str) -> Target:
         rustc=rustc,
         raw=dict(table),
     )
+
+
+def _version_keys() -> tuple[str, ...]:
+    """The minimum-version keys (glibc, musl, macos): which one a triple needs is platforms.toml's
+    (read when a target is, so a mistake in platforms.toml is the one line of its ConfigError)."""
+    return tuple(sorted({f.minimum for f in families().values() if f.minimum}))
 
 
 def _strings(value: object) -> list[str]:
