@@ -19,7 +19,7 @@ from .layout import Layout
 from .platforms import Triple, arches
 from .procs import output, run
 from .targets import Target
-from .toolchain import BUILD_STD_CRATES, BUILD_STD_FEATURES, Choice, find_lipo, missing_tools
+from .toolchain import BUILD_STD_CRATES, BUILD_STD_FEATURES, ToolchainChoice, find_lipo, missing_tools
 
 EMPTY_ARCHIVE = b"!<arch>\n"
 SHIMS = Path(__file__).with_name("shims")
@@ -110,7 +110,7 @@ def _no_spaces(*paths: Path) -> None:
             raise BuildError(f"path '{path}' has a space: rustc flags cannot carry it; move it")
 
 
-def _remaps(layout: Layout, choice: Choice) -> list[tuple[Path, str]]:
+def _remaps(layout: Layout, choice: ToolchainChoice) -> list[tuple[Path, str]]:
     """Build-machine paths and what they become inside the binary."""
     maps = [(_cargo_home(), "/cargo"), (layout.root, "/noetl")]
     if choice.strategy == "build-std":
@@ -145,7 +145,7 @@ def make_link_inputs(target: Target, layout: Layout, tools: ZigTools) -> None:
         )
 
 
-def _toolchain_bin(layout: Layout, choice: Choice) -> Path:
+def _toolchain_bin(layout: Layout, choice: ToolchainChoice) -> Path:
     """A directory whose `cargo`, `rustc` (and `rust-objcopy`) are the chosen toolchain's (first on PATH)."""
     bin_dir = layout.toolchain_bin(choice.key)
     bin_dir.mkdir(parents=True, exist_ok=True)
@@ -162,7 +162,7 @@ def _toolchain_bin(layout: Layout, choice: Choice) -> Path:
 
 
 def build_environment(
-    target: Target, choice: Choice, layout: Layout, tools: ZigTools, *, version: str, epoch: int
+    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str, epoch: int
 ) -> dict[str, str]:
     """The environment cargo-zigbuild runs in; everything target-specific comes from data.
 
@@ -210,7 +210,7 @@ def build_environment(
     return env
 
 
-def cargo_command(target: Target, layout: Layout, choice: Choice, tools: ZigTools) -> list[str]:
+def cargo_command(target: Target, layout: Layout, choice: ToolchainChoice, tools: ZigTools) -> list[str]:
     return [
         str(tools.cargo_zigbuild), "build", "--release", "--locked",
         "--manifest-path", str(layout.crate / "Cargo.toml"),
@@ -220,7 +220,7 @@ def cargo_command(target: Target, layout: Layout, choice: Choice, tools: ZigTool
 
 
 def raw_compile(
-    target: Target, choice: Choice, layout: Layout, tools: ZigTools, *, version: str, epoch: int,
+    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str, epoch: int,
     target_dir: Path, config: Sequence[str] = (),
 ) -> tuple[list[str], dict[str, str]]:
     """The bare compile of ``target`` the bench times against ours: the same cargo-zigbuild
@@ -243,7 +243,7 @@ _KEYED_INHERITED = ("CARGO", "RUST", "CC", "CXX", "CFLAGS", "CXXFLAGS", "LDFLAGS
 
 
 def binary_fingerprint(
-    target: Target, choice: Choice, layout: Layout, tools: ZigTools, command: list[str], env: dict[str, str]
+    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, command: list[str], env: dict[str, str]
 ) -> str:
     """The cache key of a binary: exactly what runs (the cargo command and its environment), the
     crate's sources, the programs it runs by version, and the code of this package that decides
@@ -279,7 +279,7 @@ def binary_fingerprint(
 
 
 def compile_target(
-    target: Target, choice: Choice, layout: Layout, tools: ZigTools, *, version: str, epoch: int,
+    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str, epoch: int,
     out_dir: Path | None = None,
 ) -> Compiled:
     """Build (or reuse) the binary for ``target``; it lands in the target's build dir."""
@@ -349,7 +349,7 @@ def slice_targets(target: Target) -> list[Target]:
 
 
 def _compile_fat(
-    target: Target, choice: Choice, layout: Layout, tools: ZigTools, *, version: str, epoch: int
+    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str, epoch: int
 ) -> Compiled:
     """Build each slice, then join them with lipo into one fat Mach-O."""
     lipo = find_lipo()

@@ -8,7 +8,7 @@
                                                           evaluated for ``env``: each package's
                                                           wheel, or the sdist it would build
     check(index, targets, version, *, pythons,            noetl==version from the index (each
-          local_wheels, project) -> Report                target's own wheel), or its Requires-Dist
+          local_wheels, project) -> ClosureReport                target's own wheel), or its Requires-Dist
                                                           from dist/ or pyproject.toml when the
                                                           index lacks it; `python -m noetl_build deps`
     fill(index, targets, requirements, dest, *, pythons)  every environment's closure downloaded,
@@ -507,7 +507,7 @@ def _sdist_texts(filename: str, data: bytes, names: tuple[str, ...]) -> dict[str
 
 
 @dataclass(frozen=True)
-class Report:
+class ClosureReport:
     index: str
     version: str
     resolutions: tuple[Resolution, ...]
@@ -523,7 +523,7 @@ NOETL = "noetl"
 
 def check(index: Index, targets: Iterable[Target], version: str, *, pythons: Iterable[tuple[int, int]] | None = None,
           local_wheels: Path | None = None, project: Path | None = None,
-          progress: Progress = lambda _: None) -> Report:
+          progress: Progress = lambda _: None) -> ClosureReport:
     """For every environment: noetl==version from the index (the target's own wheel) and its
     closure, all wheels?
 
@@ -543,7 +543,7 @@ def check(index: Index, targets: Iterable[Target], version: str, *, pythons: Ite
         own: dict[str, Admit] = {NOETL: functools.partial(_own_wheel, env=env)} if env.alone else {}
         resolution = resolve(index, env, roots, admit=own)
         resolutions.append(_with_own_wheel(resolution))
-    return Report(index.url, version, tuple(resolutions), note)
+    return ClosureReport(index.url, version, tuple(resolutions), note)
 
 
 def _version(file: File) -> Version | None:
@@ -614,7 +614,7 @@ def _requirements(lines: Iterable[str], where: str) -> list[Requirement]:
         raise ReleaseError(f"{where}: unreadable requirement ({exc})") from None
 
 
-def render(report: Report) -> str:
+def render(report: ClosureReport) -> str:
     rows = []
     for r in report.resolutions:
         wheels = sum(1 for p in r.picks if p.wheel)
@@ -638,13 +638,13 @@ def _reasons(resolution: Resolution) -> list[str]:
         resolution.problems)
 
 
-def failures(report: Report) -> list[str]:
+def failures(report: ClosureReport) -> list[str]:
     """One line per failing environment, naming what fails."""
     return [f"{r.env.target} ({r.env.platform}, Python {r.env.python_text}): {'; '.join(_reasons(r))}"
             for r in report.resolutions if not r.ok]
 
 
-def to_json(report: Report) -> dict[str, object]:
+def to_json(report: ClosureReport) -> dict[str, object]:
     return {
         "ok": report.ok, "index": report.index, "version": report.version, "note": report.note,
         "environments": [{
@@ -656,7 +656,7 @@ def to_json(report: Report) -> dict[str, object]:
     }
 
 
-def write_json(report: Report, path: Path) -> None:
+def write_json(report: ClosureReport, path: Path) -> None:
     atomic_write_text(path, json.dumps(to_json(report), indent=2) + "\n")
 
 

@@ -29,7 +29,7 @@ class Entry:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Sdist:
+class SdistRecord:
     file: str
     sha256: str
     size: int
@@ -58,10 +58,10 @@ def load_entries(dist: Path) -> dict[str, Entry]:
     return {t: e for t, e in entries.items() if (dist / e.wheel).is_file()}
 
 
-def load_sdist(dist: Path) -> Sdist | None:
+def load_sdist(dist: Path) -> SdistRecord | None:
     """The manifest's sdist if it is still in dist/."""
     try:
-        sdist = Sdist(**_manifest(dist)["sdist"])
+        sdist = SdistRecord(**_manifest(dist)["sdist"])
     except (KeyError, TypeError):
         return None
     return sdist if (dist / sdist.file).is_file() else None
@@ -73,7 +73,7 @@ def load_meta(dist: Path) -> dict[str, object]:
 
 
 def write_index(
-    dist: Path, entries: dict[str, Entry], *, meta: dict[str, object], sdist: Sdist | None = None,
+    dist: Path, entries: dict[str, Entry], *, meta: dict[str, object], sdist: SdistRecord | None = None,
     keep_sdist: bool = True,
 ) -> None:
     """Write SHA256SUMS, then manifest.json (the last file a run writes).

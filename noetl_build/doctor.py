@@ -23,7 +23,7 @@ HOST_TOOLS = {
 
 
 @dataclass(frozen=True)
-class Row:
+class DoctorRow:
     target: str
     toolchain: str
     strategy: str
@@ -32,7 +32,7 @@ class Row:
     can_build: bool
 
 
-def diagnose(targets: Sequence[Target]) -> tuple[list[str], list[Row]]:
+def diagnose(targets: Sequence[Target]) -> tuple[list[str], list[DoctorRow]]:
     """Host-wide findings, then one row per target."""
     notes = []
     for found in discover():
@@ -70,11 +70,11 @@ def diagnose(targets: Sequence[Target]) -> tuple[list[str], list[Row]]:
         runs = runner.via if runner.available else ("no" if runner.via == "none" else f"{runner.via}: MISSING")
         if runner.missing:
             problem = "; ".join(p for p in (problem, runner.missing) if p)
-        rows.append(Row(target.name, toolchain, strategy, runs, problem, can_build))
+        rows.append(DoctorRow(target.name, toolchain, strategy, runs, problem, can_build))
     return notes, rows
 
 
-def render(notes: list[str], rows: list[Row]) -> str:
+def render(notes: list[str], rows: list[DoctorRow]) -> str:
     body = table(
         ["target", "toolchain", "strategy", "runs here", "missing"],
         [[r.target, r.toolchain, r.strategy, r.runs, r.problem or "-"] for r in rows],

@@ -29,7 +29,7 @@ from .wheels import build_generic_wheel, finish_wheel
 
 
 @dataclass(frozen=True, kw_only=True)
-class Result:
+class BuildResult:
     target: str
     status: str  # "built", "up to date" or "failed"
     wheel: str | None = None
@@ -68,8 +68,8 @@ def exclusive(layout: Layout) -> Iterator[None]:
         yield
 
 
-def build(targets: Sequence[Target], layout: Layout, *, matrix: Sequence[Target] = ()) -> list[Result]:
-    """Build every target's wheel into dist/, going on past failures; one Result per target.
+def build(targets: Sequence[Target], layout: Layout, *, matrix: Sequence[Target] = ()) -> list[BuildResult]:
+    """Build every target's wheel into dist/, going on past failures; one BuildResult per target.
 
     ``matrix`` (all of targets.toml) decides the one compiler: the toolchain that can build every
     target of it, so a later build of other targets gets the same one.
@@ -78,7 +78,7 @@ def build(targets: Sequence[Target], layout: Layout, *, matrix: Sequence[Target]
         return _build(targets, layout, matrix)
 
 
-def _build(targets: Sequence[Target], layout: Layout, matrix: Sequence[Target]) -> list[Result]:
+def _build(targets: Sequence[Target], layout: Layout, matrix: Sequence[Target]) -> list[BuildResult]:
     _sweep(targets, layout)
     epoch = source_date_epoch(layout.root)
     if epoch == FALLBACK_EPOCH:
@@ -145,7 +145,7 @@ def target_sbom(target: Target, run: Run, compiler: dict[str, str]) -> bytes:
     return data
 
 
-def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry]) -> Result:
+def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry]) -> BuildResult:
     started = time.monotonic()
     layout = run.layout
     try:
@@ -164,7 +164,7 @@ def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry]) -> R
             and stamp.read().get("fingerprint") == fingerprint
             and sha256_file(layout.dist_file(previous.wheel)) == previous.sha256
         ):
-            return Result(target=target.name, status="up to date", wheel=previous.wheel,
+            return BuildResult(target=target.name, status="up to date", wheel=previous.wheel,
                           size=previous.size, seconds=time.monotonic() - started)
         log = layout.log(f"{target.name}.wheel")
         built = finish_wheel(
@@ -184,18 +184,18 @@ def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry]) -> R
         )
         entries[target.name] = entry
         stamp.write({"fingerprint": fingerprint, "wheel": final.name})
-        return Result(target=target.name, status="built", wheel=final.name, size=entry.size, seconds=seconds)
+        return BuildResult(target=target.name, status="built", wheel=final.name, size=entry.size, seconds=seconds)
     except BuildError as exc:
         if isinstance(exc, CommandError) and exc.tail:
             say("\n".join("      " + line for line in exc.tail.splitlines()))
-        return Result(target=target.name, status="failed", seconds=time.monotonic() - started, message=str(exc))
+        return BuildResult(target=target.name, status="failed", seconds=time.monotonic() - started, message=str(exc))
     except Exception as exc:  # a bug hit by one target fails that target; the others still build
         message = unexpected(exc, layout.target_crash_log(target.name), f"building {target.name}")
-        return Result(target=target.name, status="failed", seconds=time.monotonic() - started,
+        return BuildResult(target=target.name, status="failed", seconds=time.monotonic() - started,
                       message=f"{target.name}: {message}")
 
 
-def render(results: Sequence[Result]) -> str:
+def render(results: Sequence[BuildResult]) -> str:
     rows = [
         [r.target, r.wheel or "-", human_size(r.size), f"{r.seconds:.1f}", r.status]
         for r in results

@@ -4,10 +4,10 @@ that index what users would get.
     fill_wheelhouse(layout, matrix, *,       noetl's dependencies for every target's platform and
         pythons, index_url) -> Path          Python (deps.fill) and the sdist's build requirements,
                                              fetched once from the registry (before anything else runs)
-    rehearse(layout, matrix) -> Outcome      index up, publish (killed midway, run again), prove,
+    rehearse(layout, matrix) -> RehearsalOutcome      index up, publish (killed midway, run again), prove,
                                              index down
     interrupted_upload(layout, matrix,       the drill: a publish killed while uploading its second
-        index, packages) -> (release, Step)  file, then run again; the index holds each file once
+        index, packages) -> (release, RehearsalStep)  file, then run again; the index holds each file once
     render(outcome) -> str                   one table: target, wheel, pip, uv, ran
 
 The index is pypiserver (requirements/release.txt) on a free port of 127.0.0.1 with uploads
@@ -73,14 +73,14 @@ Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class Step:
+class RehearsalStep:
     name: str
     ok: bool
     detail: str
 
 
 @dataclass(frozen=True)
-class Row:
+class RehearsalRow:
     target: str
     wheel: str
     pip: str
@@ -90,11 +90,11 @@ class Row:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class RehearsalOutcome:
     version: str
     index: str
-    steps: tuple[Step, ...]
-    rows: tuple[Row, ...]
+    steps: tuple[RehearsalStep, ...]
+    rows: tuple[RehearsalRow, ...]
     seconds: float
     log_dir: Path
 
@@ -147,7 +147,7 @@ def fill_wheelhouse(layout: Layout, matrix: Matrix, *, pythons: Sequence[tuple[i
 
 
 @dataclass(frozen=True)
-class Index:
+class LocalIndex:
     port: int
     log: Path
 
@@ -162,7 +162,7 @@ class Index:
 
 
 @contextmanager
-def running_index(packages: Path, wheelhouse: Path, log: Path) -> Iterator[Index]:
+def running_index(packages: Path, wheelhouse: Path, log: Path) -> Iterator[LocalIndex]:
     """pypiserver on a free port of 127.0.0.1, uploads open, no fallback to PyPI; stopped after."""
     if importlib.util.find_spec("pypiserver") is None:
         raise ReleaseError("pypiserver is not installed here: run nox -s rehearse (it installs requirements/release.txt)")
@@ -177,7 +177,7 @@ def running_index(packages: Path, wheelhouse: Path, log: Path) -> Iterator[Index
             if process.poll() is not None or time.monotonic() > deadline:
                 raise ReleaseError(f"the package index did not start on 127.0.0.1:{port}; its log: {log}")
             time.sleep(0.2)
-        yield Index(port, log)
+        yield LocalIndex(port, log)
 
 
 def _free_port() -> int:
@@ -199,7 +199,7 @@ def _opener() -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def listed_files(index: Index, project: str = "noetl") -> dict[str, str]:
+def listed_files(index: LocalIndex, project: str = "noetl") -> dict[str, str]:
     """The index's simple page for ``project``: file name -> the sha256 its link carries."""
     from . import deps
 
@@ -212,15 +212,15 @@ def listed_files(index: Index, project: str = "noetl") -> dict[str, str]:
 def rehearse(
     layout: Layout, matrix: Matrix, *, work: Path | None = None, userlands: bool = True,
     progress: Progress = lambda _: None,
-) -> Outcome:
+) -> RehearsalOutcome:
     """Publish dist/ to a fresh index on 127.0.0.1 and prove every target installs back from it."""
     started = time.monotonic()
     work = _fresh_scratch((work or layout.rehearsal).resolve())
     wheelhouse = layout.wheelhouse
     if not (wheelhouse / ".filled").is_file():
         raise ReleaseError(f"no wheelhouse in {wheelhouse}: fetch it first (python -m noetl_build wheelhouse)")
-    steps: list[Step] = []
-    rows: tuple[Row, ...] = ()
+    steps: list[RehearsalStep] = []
+    rows: tuple[RehearsalRow, ...] = ()
     with running_index(work / "index", wheelhouse, work / "logs" / "index.log") as index:
         progress(f"==> index: pypiserver on {index.url}")
         release, upload = interrupted_upload(layout, matrix, index, work / "index", work / "logs", progress=progress)
@@ -237,15 +237,15 @@ def rehearse(
         steps.append(_install_and_serve("install sdist", index, release, work / "sdist-venv", source=True,
                                         cargo_target=layout.rehearsal_cargo))
         progress("==> host: pipx install, uv tool install and uvx noetl from the index")
-        steps += [Step(t.name, t.ok, t.detail)
+        steps += [RehearsalStep(t.name, t.ok, t.detail)
                   for t in tool_installs(index.simple, release.version, work / "tools", _user_env(work / "tools"))]
         steps.append(_userlands(layout, matrix, index, release, progress) if userlands
-                     else Step("userlands", True, "not run (--no-userlands)"))
+                     else RehearsalStep("userlands", True, "not run (--no-userlands)"))
         progress("==> verify: the files downloaded from the index")
         verdicts, verify_step = _verify_downloads(layout, matrix, downloads, work, progress)
         steps.append(verify_step)
         rows = tuple(_row(choice, verdicts) for choice in choices)
-    outcome = Outcome(release.version, index.url, tuple(steps), rows, time.monotonic() - started, work / "logs")
+    outcome = RehearsalOutcome(release.version, index.url, tuple(steps), rows, time.monotonic() - started, work / "logs")
     (work / REPORT).write_text(json.dumps(to_json(outcome), indent=2) + "\n")
     return outcome
 
@@ -253,8 +253,8 @@ def rehearse(
 # ---------------------------------------------------------------- the interrupted-publish drill
 
 
-def interrupted_upload(layout: Layout, matrix: Matrix, index: Index, packages: Path, logs: Path, *,
-                       progress: Progress = lambda _: None) -> tuple[ReleaseSet, Step]:
+def interrupted_upload(layout: Layout, matrix: Matrix, index: LocalIndex, packages: Path, logs: Path, *,
+                       progress: Progress = lambda _: None) -> tuple[ReleaseSet, RehearsalStep]:
     """The rehearsal's upload, as a release job that died midway and was run again makes it:
     `python -m noetl_build publish` to ``index`` is killed (SIGKILL, its whole session) in the
     middle of its second upload, so one wheel is up and the sdist, last, is not; then
@@ -262,7 +262,7 @@ def interrupted_upload(layout: Layout, matrix: Matrix, index: Index, packages: P
     rerun skipped exactly what was up and uploaded the rest in order, the sdist last (also by
     the files' times in ``packages``, where pypiserver keeps them); the index lists each file of
     the release once and serves it byte-identical to dist/. The publish's refusals, and the
-    rerun failing, are a ReleaseError as for any publish; the drill's own findings, the Step."""
+    rerun failing, are a ReleaseError as for any publish; the drill's own findings, the RehearsalStep."""
     release = release_set(layout, matrix, allow_dev=True, repository_url=index.url)
     progress(f"==> upload: publish to {index.url}, killed in the middle of its second upload, then run again")
     killed, early = _killed_publish(layout, matrix, index, logs / "publish-killed.log")
@@ -283,9 +283,9 @@ def interrupted_upload(layout: Layout, matrix: Matrix, index: Index, packages: P
     problems += _held_once(index, release, packages)
     if problems:
         # names and hashes the index served are shown escaped
-        return release, Step("interrupted upload", False, printable(f"{problems[0]} (the killed run's log: {killed})"))
+        return release, RehearsalStep("interrupted upload", False, printable(f"{problems[0]} (the killed run's log: {killed})"))
     wheels_then = len(up_then)
-    return release, Step(
+    return release, RehearsalStep(
         "interrupted upload", True,
         f"killed the first publish during its second upload ({wheels_then} of {len(release.wheels)} wheels up, no "
         f"sdist); the rerun skipped {'it' if wheels_then == 1 else 'them'} (same sha256) and uploaded "
@@ -293,7 +293,7 @@ def interrupted_upload(layout: Layout, matrix: Matrix, index: Index, packages: P
         f"files once, byte-identical to dist/")
 
 
-def _killed_publish(layout: Layout, matrix: Matrix, index: Index, log: Path) -> tuple[Path, str]:
+def _killed_publish(layout: Layout, matrix: Matrix, index: LocalIndex, log: Path) -> tuple[Path, str]:
     """`python -m noetl_build publish` to ``index``, through a :func:`_gate` that holds its second
     upload, and killed (SIGKILL, its whole session) while that upload waits: its log, and '' or
     what went otherwise (it ended first, or never got there)."""
@@ -424,7 +424,7 @@ def _rerun_completed(release: ReleaseSet, up_then: list[str], said: Sequence[str
     return []
 
 
-def _held_once(index: Index, release: ReleaseSet, packages: Path) -> list[str]:
+def _held_once(index: LocalIndex, release: ReleaseSet, packages: Path) -> list[str]:
     """The index lists each file of the release once and nothing else of the project, serves
     each byte-identical to dist/, and (by the times pypiserver wrote them) got the sdist last."""
     from . import deps
@@ -454,7 +454,7 @@ def _held_once(index: Index, release: ReleaseSet, packages: Path) -> list[str]:
     return []
 
 
-def to_json(outcome: Outcome) -> dict[str, object]:
+def to_json(outcome: RehearsalOutcome) -> dict[str, object]:
     return {
         "ok": outcome.ok, "version": outcome.version, "index": outcome.index,
         "seconds": round(outcome.seconds, 1),
@@ -474,7 +474,7 @@ def _fresh_scratch(work: Path) -> Path:
     return work
 
 
-def _dependencies(index: Index, matrix: Matrix, release: ReleaseSet, work: Path, progress: Progress) -> Step:
+def _dependencies(index: LocalIndex, matrix: Matrix, release: ReleaseSet, work: Path, progress: Progress) -> RehearsalStep:
     """deps.check against the index: noetl and its closure are wheels on every target's platform."""
     from . import deps
 
@@ -482,14 +482,14 @@ def _dependencies(index: Index, matrix: Matrix, release: ReleaseSet, work: Path,
     deps.write_json(report, work / "deps.json")
     failing = deps.failures(report)
     if failing:
-        return Step("dependencies", False, f"{len(failing)} of {len(report.resolutions)} environments need a "
+        return RehearsalStep("dependencies", False, f"{len(failing)} of {len(report.resolutions)} environments need a "
                                            f"compiler or fail: {failing[0]} ({work / 'deps.json'})")
     packages = sorted({p.name for r in report.resolutions for p in r.picks} - {"noetl"})
-    return Step("dependencies", True, f"{len(report.resolutions)} target/Python environments install noetl and "
+    return RehearsalStep("dependencies", True, f"{len(report.resolutions)} target/Python environments install noetl and "
                                       f"{', '.join(packages)} from wheels alone, no compiler")
 
 
-def _userlands(layout: Layout, matrix: Matrix, index: Index, release: ReleaseSet, progress: Progress) -> Step:
+def _userlands(layout: Layout, matrix: Matrix, index: LocalIndex, release: ReleaseSet, progress: Progress) -> RehearsalStep:
     """Every glibc target installed from the index inside its own Debian (userland.run_userlands)."""
     from . import userland
 
@@ -498,31 +498,31 @@ def _userlands(layout: Layout, matrix: Matrix, index: Index, release: ReleaseSet
         outcome = userland.run_userlands(layout, matrix, [], index_url=index.simple, version=release.version,
                                          progress=progress)
     except ReleaseError as exc:
-        return Step("userlands", False, f"{exc} (or rehearse with --no-userlands)")
+        return RehearsalStep("userlands", False, f"{exc} (or rehearse with --no-userlands)")
     progress(userland.render(outcome))
     proven = [r for r in outcome.rows if r.steps]
     failed = [f"{r.target} {s.name}: {s.detail}" for r in proven for s in r.steps if s.status == "FAIL"]
     if failed or not outcome.ok:
-        return Step("userlands", False, f"FAILED {failed[0] if failed else 'a userland'} ({outcome.report})")
+        return RehearsalStep("userlands", False, f"FAILED {failed[0] if failed else 'a userland'} ({outcome.report})")
     others = len(outcome.rows) - len(proven)
-    return Step("userlands", True, f"{len(proven)} Debian userlands installed and ran their own wheel "
+    return RehearsalStep("userlands", True, f"{len(proven)} Debian userlands installed and ran their own wheel "
                                    f"({', '.join(r.userland for r in proven) or 'none'}); {others} targets have none "
                                    f"here and are proven otherwise ({outcome.report})")
 
 
-def _listing(index: Index, release: ReleaseSet) -> Step:
+def _listing(index: LocalIndex, release: ReleaseSet) -> RehearsalStep:
     listed = listed_files(index)
     want = {f.name: sha256_file(f) for f in release.files}
     if listed != want:
         missing = sorted(set(want) - set(listed))
         extra = sorted(set(listed) - set(want))
         differ = sorted(n for n in set(want) & set(listed) if want[n] != listed[n])
-        return Step("index lists", False, f"missing {missing}, extra {extra}, other sha256 {differ}")
-    return Step("index lists", True, f"exactly the {len(want)} files, with dist/'s sha256")
+        return RehearsalStep("index lists", False, f"missing {missing}, extra {extra}, other sha256 {differ}")
+    return RehearsalStep("index lists", True, f"exactly the {len(want)} files, with dist/'s sha256")
 
 
 @dataclass(frozen=True)
-class Choice:
+class InstallerChoice:
     target: Target
     wheel: Path
     pip: str
@@ -530,8 +530,8 @@ class Choice:
     ok: bool
 
 
-def _select(index: Index, target: Target, wheel: Path, release: ReleaseSet, downloads: Path, work: Path,
-            progress: Progress) -> Choice:
+def _select(index: LocalIndex, target: Target, wheel: Path, release: ReleaseSet, downloads: Path, work: Path,
+            progress: Progress) -> InstallerChoice:
     """pip and uv, asked as a machine of the target's platform, take exactly its wheel."""
     from .verify.resolution import probes
 
@@ -562,10 +562,10 @@ def _select(index: Index, target: Target, wheel: Path, release: ReleaseSet, down
                               wheel, release.version)
         ok = ok and verdict == "yes"
         uv_seen.append(probe.uv_platform if verdict == "yes" else f"{probe.uv_platform}: {verdict}")
-    return Choice(target, wheel, "; ".join(pip_seen), "; ".join(dict.fromkeys(uv_seen)), ok)
+    return InstallerChoice(target, wheel, "; ".join(pip_seen), "; ".join(dict.fromkeys(uv_seen)), ok)
 
 
-def _pip_download(index: Index, platform: str, dest: Path, version: str) -> list[str]:
+def _pip_download(index: LocalIndex, platform: str, dest: Path, version: str) -> list[str]:
     dest.mkdir(parents=True, exist_ok=True)
     _run([sys.executable, "-m", "pip", "download", "--isolated", "--disable-pip-version-check", "--no-deps",
           "--only-binary=:all:", "--platform", platform, "--python-version", f"{PYTHON[0]}.{PYTHON[1]}",
@@ -574,7 +574,7 @@ def _pip_download(index: Index, platform: str, dest: Path, version: str) -> list
     return sorted(p.name for p in dest.glob("*.whl"))
 
 
-def _uv_install(index: Index, platform: str, macos: str | None, dest: Path, wheel: Path, version: str) -> str:
+def _uv_install(index: LocalIndex, platform: str, macos: str | None, dest: Path, wheel: Path, version: str) -> str:
     from .verify.execution import clean_environment, uv_binary
     from .wheelfile import WheelFile, installed_tags
 
@@ -594,7 +594,7 @@ def _uv_install(index: Index, platform: str, macos: str | None, dest: Path, whee
     return "yes"
 
 
-def _fetch_sdist(index: Index, release: ReleaseSet, downloads: Path) -> Step:
+def _fetch_sdist(index: LocalIndex, release: ReleaseSet, downloads: Path) -> RehearsalStep:
     dest = downloads.parent / "sdist-download"
     dest.mkdir(parents=True, exist_ok=True)
     _run([sys.executable, "-m", "pip", "download", "--isolated", "--disable-pip-version-check", "--no-deps",
@@ -602,13 +602,13 @@ def _fetch_sdist(index: Index, release: ReleaseSet, downloads: Path) -> Step:
           f"noetl=={release.version}"], timeout=300, check=False)
     got = dest / release.sdist.name
     if not got.is_file() or sha256_file(got) != sha256_file(release.sdist):
-        return Step("sdist", False, f"pip download --no-binary did not fetch {release.sdist.name} unchanged")
+        return RehearsalStep("sdist", False, f"pip download --no-binary did not fetch {release.sdist.name} unchanged")
     shutil.copyfile(got, downloads / got.name)
-    return Step("sdist", True, f"{got.name} fetched byte-identical")
+    return RehearsalStep("sdist", True, f"{got.name} fetched byte-identical")
 
 
-def _install_and_serve(name: str, index: Index, release: ReleaseSet, where: Path, *, source: bool,
-                       cargo_target: Path | None = None) -> Step:
+def _install_and_serve(name: str, index: LocalIndex, release: ReleaseSet, where: Path, *, source: bool,
+                       cargo_target: Path | None = None) -> RehearsalStep:
     """A fresh venv; pip install noetl from the index; --version; server start, status, stop."""
     venv = where / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], timeout=180)
@@ -620,14 +620,14 @@ def _install_and_serve(name: str, index: Index, release: ReleaseSet, where: Path
     log = where / "pip.log"
     proc = _run([*cmd, f"noetl=={release.version}"], env=env, timeout=INSTALL_SECONDS, check=False, log=log)
     if not proc.ok:
-        return Step(name, False, f"pip install failed ({_last_line(proc)}); log: {log}")
+        return RehearsalStep(name, False, f"pip install failed ({_last_line(proc)}); log: {log}")
     noetl = venv / "bin" / "noetl"
     said = _run([str(noetl), "--version"], env=env, timeout=60, check=False)
     if said.stdout.strip() != f"noetl {release.version}":
-        return Step(name, False, f"noetl --version said {said.stdout.strip()!r} (exit {said.code})")
+        return RehearsalStep(name, False, f"noetl --version said {said.stdout.strip()!r} (exit {said.code})")
     served = _serve(noetl, env, where)
     how = ("compiled from the sdist: " if source else "") + _installed_wheel(venv)
-    return Step(name, served == "", f"{how}; noetl --version = {release.version}; " + (served or "server started, answered, stopped"))
+    return RehearsalStep(name, served == "", f"{how}; noetl --version = {release.version}; " + (served or "server started, answered, stopped"))
 
 
 def _installed_wheel(venv: Path) -> str:
@@ -678,28 +678,28 @@ def _user_env(where: Path) -> dict[str, str]:
 
 
 def _verify_downloads(layout: Layout, matrix: Matrix, downloads: Path, work: Path,
-                      progress: Progress) -> tuple[dict[str, dict[str, str]], Step]:
+                      progress: Progress) -> tuple[dict[str, dict[str, str]], RehearsalStep]:
     from . import verify
 
     files = sorted(str(p) for p in downloads.iterdir()) if downloads.is_dir() else []
     if not files:
-        return {}, Step("verify", False, "nothing was downloaded to verify")
+        return {}, RehearsalStep("verify", False, "nothing was downloaded to verify")
     # fresh: the rehearsal proves what the index served, by running every check on it now
     report = verify.verify(files, layout, matrix, progress=progress, fresh=True)
     verify.write_json(report, work / "verify.json")
     verdicts = {w.wheel: {r.check: f"{r.status}: {r.detail}" for r in w.results} for w in report.wheels}
     failures = [f"{w.wheel}: {r.check}" for w in report.wheels for r in w.results if r.failed]
     detail = f"{len(report.wheels)} downloaded files; " + (f"FAILED {', '.join(failures)}" if failures else "all passed")
-    return verdicts, Step("verify", not failures, f"{detail} ({work / 'verify.json'})")
+    return verdicts, RehearsalStep("verify", not failures, f"{detail} ({work / 'verify.json'})")
 
 
-def _row(choice: Choice, verdicts: dict[str, dict[str, str]]) -> Row:
+def _row(choice: InstallerChoice, verdicts: dict[str, dict[str, str]]) -> RehearsalRow:
     checks = verdicts.get(choice.wheel.name, {})
     run = checks.get("run", "not verified")
     status, _, detail = run.partition(": ")
     ran = {"pass": "yes", "skip": "-", "fail": "FAILED"}.get(status, status) + (f" ({_short(detail)})" if detail else "")
     ok = choice.ok and status in ("pass", "skip") and not any(v.startswith("fail") for v in checks.values())
-    return Row(choice.target.name, choice.wheel.name, "yes: " + choice.pip if choice.ok else choice.pip,
+    return RehearsalRow(choice.target.name, choice.wheel.name, "yes: " + choice.pip if choice.ok else choice.pip,
                choice.uv, ran, ok)
 
 
@@ -708,7 +708,7 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def render(outcome: Outcome) -> str:
+def render(outcome: RehearsalOutcome) -> str:
     rows = [[r.target, r.wheel, r.pip, r.uv, r.ran] for r in outcome.rows]
     steps = [f"{'ok  ' if s.ok else 'FAIL'} {s.name}: {s.detail}" for s in outcome.steps]
     verdict = "passed" if outcome.ok else "FAILED"

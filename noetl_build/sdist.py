@@ -42,7 +42,7 @@ def build_sdist(layout: Layout) -> Path:
         layout.dist_file(previous.file).unlink(missing_ok=True)
     entries = dist.load_entries(layout.dist)
     meta = {**dist.load_meta(layout.dist), "version": version, "source_date_epoch": epoch}
-    record = dist.Sdist(file=final.name, sha256=sha256_file(final), size=final.stat().st_size)
+    record = dist.SdistRecord(file=final.name, sha256=sha256_file(final), size=final.stat().st_size)
     dist.write_index(layout.dist, entries, meta=meta, sdist=record)
     return final
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .dist import MANIFEST, SCHEMA, Entry, Sdist, load_meta, publish, write_index
+from .dist import MANIFEST, SCHEMA, Entry, SdistRecord, load_meta, publish, write_index
 from .errors import ConfigError
 from .files import sha256_file
 from .targets import Matrix, Target
@@ -42,7 +42,7 @@ class Part:
     path: Path
     meta: dict[str, object]
     wheels: tuple[Entry, ...]
-    sdist: Sdist | None
+    sdist: SdistRecord | None
 
     def files(self) -> list[tuple[str, str]]:
         """(file name, sha256) of every file the manifest lists."""
@@ -56,7 +56,7 @@ class Gathered:
 
     meta: dict[str, object]
     entries: dict[str, Entry]
-    sdist: Sdist | None
+    sdist: SdistRecord | None
     sources: dict[str, Path]  # file name -> the part's copy
 
 
@@ -126,7 +126,7 @@ def _part(path: Path, data: Any) -> Part:
     if data.get("schema") != SCHEMA:
         raise ValueError(f"schema {data.get('schema')!r}, not {SCHEMA}")
     wheels = tuple(Entry(**row) for row in data["wheels"])
-    sdist = Sdist(**data["sdist"]) if data.get("sdist") is not None else None
+    sdist = SdistRecord(**data["sdist"]) if data.get("sdist") is not None else None
     part = Part(path, load_meta(path), wheels, sdist)
     for name, sha in part.files():
         if not (isinstance(name, str) and name == Path(name).name and not name.startswith(".")):
@@ -144,7 +144,7 @@ def merge(parts: Sequence[Part], matrix: Matrix) -> Gathered:
     known = set(matrix.names())
     entries: dict[str, tuple[Entry, Path]] = {}
     files: dict[str, tuple[str, Path]] = {}
-    sdist: tuple[Sdist, Path] | None = None
+    sdist: tuple[SdistRecord, Path] | None = None
     for part in parts:
         for entry in part.wheels:
             if entry.target not in known:

@@ -111,7 +111,7 @@ class Toolchain:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Choice:
+class ToolchainChoice:
     """How one target will be built."""
 
     toolchain: Toolchain
@@ -175,18 +175,18 @@ def discover() -> tuple[Toolchain, ...]:
     return tuple(found)
 
 
-def choose(target: Target, toolchains: tuple[Toolchain, ...] | None = None) -> Choice:
+def choose(target: Target, toolchains: tuple[Toolchain, ...] | None = None) -> ToolchainChoice:
     """The toolchain and strategy for ``target``, or ToolchainError with both remedies."""
     toolchains = discover() if toolchains is None else toolchains
     for toolchain in toolchains:
         if all(toolchain.clean_std(t) for t in target.rust_targets):
-            return Choice(toolchain=toolchain, strategy="prebuilt-std")
+            return ToolchainChoice(toolchain=toolchain, strategy="prebuilt-std")
     for toolchain in toolchains:
         if toolchain.has_std_source:
-            return Choice(toolchain=toolchain, strategy="build-std")
+            return ToolchainChoice(toolchain=toolchain, strategy="build-std")
     for toolchain in toolchains:  # a std naming its build paths is still better than none
         if all(toolchain.has_std(t) for t in target.rust_targets):
-            return Choice(toolchain=toolchain, strategy="prebuilt-std")
+            return ToolchainChoice(toolchain=toolchain, strategy="prebuilt-std")
     missing = " ".join(target.rust_targets)
     found = ", ".join(t.name for t in toolchains) or "none"
     raise ToolchainError(
@@ -224,11 +224,11 @@ def _ranked(toolchains: tuple[Toolchain, ...]) -> list[Toolchain]:
 class Plan:
     """The toolchain of every target of a run: one compiler for all, unless targets.toml pins one."""
 
-    choices: dict[str, Choice]
+    choices: dict[str, ToolchainChoice]
     errors: dict[str, ToolchainError]
     shared: Toolchain | None  # the run's one compiler, None when no toolchain builds them all
 
-    def choice(self, target: Target) -> Choice:
+    def choice(self, target: Target) -> ToolchainChoice:
         """The target's choice, or its ToolchainError (which fails that target alone)."""
         if target.name in self.errors:
             raise self.errors[target.name]
@@ -258,7 +258,7 @@ def plan(
     shared = next((tc for tc in _ranked(toolchains) if all(_buildable(tc, t) for t in scope)), None)
     if shared is None and scope is not free:
         shared = next((tc for tc in _ranked(toolchains) if all(_buildable(tc, t) for t in free)), None)
-    choices: dict[str, Choice] = {}
+    choices: dict[str, ToolchainChoice] = {}
     errors: dict[str, ToolchainError] = {}
     for target in targets:
         try:
@@ -273,7 +273,7 @@ def plan(
                     )
                 choices[target.name] = choose(target, pinned)
             elif shared is not None:
-                choices[target.name] = Choice(toolchain=shared, strategy=_strategy(shared, target))
+                choices[target.name] = ToolchainChoice(toolchain=shared, strategy=_strategy(shared, target))
             else:
                 choices[target.name] = choose(target, toolchains)
         except ToolchainError as exc:
@@ -281,7 +281,7 @@ def plan(
     return Plan(choices, errors, shared)
 
 
-def missing_tools(target: Target, choice: Choice) -> list[str]:
+def missing_tools(target: Target, choice: ToolchainChoice) -> list[str]:
     """What else the chosen toolchain needs for this target that is not on this host."""
     missing = []
     if target.triple.os == "macos" and choice.toolchain.objcopy is None:

@@ -2,9 +2,9 @@
 from a package index on 127.0.0.1, inside a minimal Debian root, and run there.
 
     load_recipes(path) -> Recipes        userlands.toml, validated (one-line ConfigErrors)
-    userland(layout, matrix, triples, *, wheelhouse, progress) -> Outcome
+    userland(layout, matrix, triples, *, wheelhouse, progress) -> UserlandOutcome
                                          the session: its own index over dist/ and the wheelhouse
-    run_userlands(layout, matrix, triples, *, index_url, version, progress) -> Outcome
+    run_userlands(layout, matrix, triples, *, index_url, version, progress) -> UserlandOutcome
                                          the same against an index someone else runs (the rehearsal)
     render(outcome) -> str               one table; BUILD/userlands/userland.json has the details
 
@@ -261,21 +261,21 @@ def _kind(kind: type) -> str:
 
 
 @dataclass(frozen=True)
-class Step:
+class UserlandStep:
     name: str
     status: str  # "ok", "FAIL", "skip" (an earlier step failed), "-" (does not apply)
     detail: str
 
 
 @dataclass(frozen=True)
-class Row:
+class UserlandRow:
     target: str
     userland: str  # "Debian 12 bookworm arm64", or "none"
     python: str
     wheel: str
     install_seconds: float | None
     source_builds: int | None
-    steps: tuple[Step, ...]
+    steps: tuple[UserlandStep, ...]
     instead: str  # for a target without a userland: what proves it
     seconds: float
 
@@ -285,10 +285,10 @@ class Row:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class UserlandOutcome:
     version: str
     index: str
-    rows: tuple[Row, ...]
+    rows: tuple[UserlandRow, ...]
     seconds: float
     report: Path
 
@@ -297,12 +297,12 @@ class Outcome:
         return all(r.ok for r in self.rows)
 
 
-def to_json(outcome: Outcome) -> dict[str, object]:
+def to_json(outcome: UserlandOutcome) -> dict[str, object]:
     return {"ok": outcome.ok, "version": outcome.version, "index": outcome.index,
             "seconds": round(outcome.seconds, 1), "targets": [asdict(r) | {"ok": r.ok} for r in outcome.rows]}
 
 
-def render(outcome: Outcome) -> str:
+def render(outcome: UserlandOutcome) -> str:
     headers = ["target", "userland", "python", "wheel", "install-s", "src-builds", *STEPS]
     rows = []
     for row in outcome.rows:
@@ -339,7 +339,7 @@ def _short(text: str, limit: int) -> str:
 
 
 def userland(layout: Layout, matrix: Matrix, triples: Sequence[str], *, wheelhouse: Path | None = None,
-             progress: Progress = lambda _: None) -> Outcome:
+             progress: Progress = lambda _: None) -> UserlandOutcome:
     """`python -m noetl_build userland`: a package index on 127.0.0.1 over dist/'s wheels and sdist
     and the wheelhouse, then run_userlands against it."""
     from .rehearsal import running_index
@@ -373,7 +373,7 @@ def userland(layout: Layout, matrix: Matrix, triples: Sequence[str], *, wheelhou
 
 
 def run_userlands(layout: Layout, matrix: Matrix, triples: Sequence[str], *, index_url: str, version: str,
-                  progress: Progress = lambda _: None) -> Outcome:
+                  progress: Progress = lambda _: None) -> UserlandOutcome:
     """Every named target (all when none) in its Debian userland, installing noetl==``version`` from
     ``index_url`` (a simple index on 127.0.0.1 serving dist/'s files and their dependencies)."""
     with _exclusive(layout):
@@ -381,13 +381,13 @@ def run_userlands(layout: Layout, matrix: Matrix, triples: Sequence[str], *, ind
 
 
 def _run(layout: Layout, matrix: Matrix, triples: Sequence[str], *, index_url: str, version: str,
-         progress: Progress) -> Outcome:
+         progress: Progress) -> UserlandOutcome:
     started = time.monotonic()
     recipes = load_recipes(layout.userlands_file)
     targets = matrix.select(triples)
     wheels = _wheels(layout, recipes, targets)
     wanted = [u for t in targets if (u := recipes.for_target(t)) is not None]
-    rows: list[Row] = []
+    rows: list[UserlandRow] = []
     with binfmt.terminate_as_interrupt():
         if wanted:
             debootstrap = _host_check(wanted)
@@ -405,13 +405,13 @@ def _run(layout: Layout, matrix: Matrix, triples: Sequence[str], *, index_url: s
         else:
             rows = [_instead_row(t, recipes) for t in targets]
     report = layout.userlands / REPORT
-    outcome = Outcome(version, index_url, tuple(rows), time.monotonic() - started, report)
+    outcome = UserlandOutcome(version, index_url, tuple(rows), time.monotonic() - started, report)
     atomic_write_text(report, json.dumps(to_json(outcome), indent=2) + "\n")
     return outcome
 
 
-def _instead_row(target: Target, recipes: Recipes) -> Row:
-    return Row(target.name, "none", "-", "-", None, None, (), recipes.proof_instead(target), 0.0)
+def _instead_row(target: Target, recipes: Recipes) -> UserlandRow:
+    return UserlandRow(target.name, "none", "-", "-", None, None, (), recipes.proof_instead(target), 0.0)
 
 
 def _wheels(layout: Layout, recipes: Recipes, targets: Sequence[Target]) -> dict[str, Path]:
@@ -483,19 +483,19 @@ def _exclusive(layout: Layout) -> Iterator[None]:
 
 
 def _prove(layout: Layout, target: Target, chosen: Userland, wheel: Path, *, index_url: str, version: str,
-           debootstrap: str, progress: Progress) -> Row:
+           debootstrap: str, progress: Progress) -> UserlandRow:
     started = time.monotonic()
-    steps: dict[str, Step] = {}
+    steps: dict[str, UserlandStep] = {}
 
     def done(name: str, ok: bool, detail: str) -> bool:
-        steps[name] = Step(name, "ok" if ok else "FAIL", detail)
+        steps[name] = UserlandStep(name, "ok" if ok else "FAIL", detail)
         return ok
 
-    def row(python: str = "-", install: float | None = None, builds: int | None = None) -> Row:
-        every = tuple(steps.get(n) or (Step(n, "-", f"{layout.userlands_file.name} asks no uv install here")
-                                       if n == "uv" and not chosen.uv else Step(n, "skip", "an earlier step failed"))
+    def row(python: str = "-", install: float | None = None, builds: int | None = None) -> UserlandRow:
+        every = tuple(steps.get(n) or (UserlandStep(n, "-", f"{layout.userlands_file.name} asks no uv install here")
+                                       if n == "uv" and not chosen.uv else UserlandStep(n, "skip", "an earlier step failed"))
                       for n in STEPS)
-        return Row(target.name, chosen.label, python, wheel.name, install, builds, every, "",
+        return UserlandRow(target.name, chosen.label, python, wheel.name, install, builds, every, "",
                    time.monotonic() - started)
 
     progress(f"==> {target.name}: {chosen.label}")

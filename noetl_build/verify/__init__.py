@@ -24,14 +24,14 @@ from ..errors import ConfigError, did_you_mean
 from ..layout import Layout
 from ..targets import Matrix
 from .render import plural, render, write_json
-from .results import Report, Result, WheelReport
+from .results import CheckResult, Report, WheelReport
 from .checks_sdist import CHECK_NAMES as SDIST_CHECK_NAMES
 from .checks_sdist import verify_sdist
 from .memory import Memory
 from .subjects import is_sdist, select
 from .suite import CHECK_NAMES, build_machine_paths, verify_wheel
 
-__all__ = ["CHECK_NAMES", "Report", "Result", "WheelReport", "render", "verify", "write_json"]
+__all__ = ["CHECK_NAMES", "CheckResult", "Report", "WheelReport", "render", "verify", "write_json"]
 
 
 def verify(

@@ -17,7 +17,7 @@ from .context import Context
 from .results import Verdict, check, fail, ok
 
 if TYPE_CHECKING:
-    from .checks_sdist import Sdist
+    from .checks_sdist import UnpackedSdist
 
 LOCAL_VERSION = "local-version"
 SHOWN = 3  # refusals named in the row; the rest counted
@@ -30,7 +30,7 @@ def check_pypi(ctx: Context) -> Verdict:
 
 
 @check("pypi")
-def check_sdist_pypi(sdist: Sdist) -> Verdict:
+def check_sdist_pypi(sdist: UnpackedSdist) -> Verdict:
     """No upload rule of PyPI's refuses the sdist (a local version only noted)."""
     return pypi_verdict(sdist.path, sdist.version)
 

@@ -35,7 +35,7 @@ from ..version import version_in_source
 from .checks_common import twine_verdict
 from .checks_pypi import check_sdist_pypi
 from .checks_sbom import _crate_hashes, _difference, _listed, _npm_lock, _schema_problem
-from .results import FAIL, Check, Result, Verdict, WheelReport, check, fail, ok, run_checks
+from .results import FAIL, Check, CheckResult, Verdict, WheelReport, check, fail, ok, run_checks
 
 REQUIRED = (
     "PKG-INFO", "pyproject.toml", "LICENSE", "README.md",
@@ -47,7 +47,7 @@ FORBIDDEN_PARTS = frozenset({"node_modules", "target", "__pycache__", ".git", "b
 
 
 @dataclass(frozen=True)
-class Sdist:
+class UnpackedSdist:
     path: Path
     version: str
     root: str  # the directory every member is under: noetl-X
@@ -56,7 +56,7 @@ class Sdist:
 
 
 @check("sdist-contents")
-def check_contents(sdist: Sdist) -> Verdict:
+def check_contents(sdist: UnpackedSdist) -> Verdict:
     missing = [name for name in REQUIRED if name not in sdist.members]
     binaries = [name for name in sdist.members if name.startswith("noetl/bin/")]
     stray = [name for name in sdist.members if FORBIDDEN_PARTS.intersection(PurePosixPath(name).parts)]
@@ -73,7 +73,7 @@ def check_contents(sdist: Sdist) -> Verdict:
 
 
 @check("version")
-def check_version(sdist: Sdist) -> Verdict:
+def check_version(sdist: UnpackedSdist) -> Verdict:
     version = sdist.version
     said = {"PKG-INFO": _pkg_info_version(sdist)}
     try:
@@ -87,7 +87,7 @@ def check_version(sdist: Sdist) -> Verdict:
 
 
 @check("sbom")
-def check_sbom(sdist: Sdist) -> Verdict:
+def check_sbom(sdist: UnpackedSdist) -> Verdict:
     path = sdist.tree / SBOM_DIR / SBOM_NAME
     try:
         text = path.read_text()
@@ -119,11 +119,11 @@ def check_sbom(sdist: Sdist) -> Verdict:
 
 
 @check("twine")
-def check_twine(sdist: Sdist) -> Verdict:
+def check_twine(sdist: UnpackedSdist) -> Verdict:
     return twine_verdict(sdist.path)
 
 
-CHECKS: tuple[Check[Sdist], ...] = (check_twine, check_sdist_pypi, check_contents, check_version, check_sbom)
+CHECKS: tuple[Check[UnpackedSdist], ...] = (check_twine, check_sdist_pypi, check_contents, check_version, check_sbom)
 CHECK_NAMES = tuple(each.name for each in CHECKS)
 
 
@@ -134,12 +134,12 @@ def verify_sdist(path: Path, *, only: tuple[str, ...] = ()) -> WheelReport:
         try:
             sdist = _open(path, Path(scratch))
         except (tarfile.TarError, OSError, ValueError) as exc:
-            return WheelReport(path.name, str(path), None, sha256, (Result("sdist", FAIL, f"cannot read it: {exc}"),))
+            return WheelReport(path.name, str(path), None, sha256, (CheckResult("sdist", FAIL, f"cannot read it: {exc}"),))
         results = run_checks(CHECKS, sdist, only)
     return WheelReport(path.name, str(path), None, sha256, results)
 
 
-def _open(path: Path, scratch: Path) -> Sdist:
+def _open(path: Path, scratch: Path) -> UnpackedSdist:
     try:
         name, version = parse_sdist_filename(path.name)
     except InvalidSdistFilename as exc:
@@ -161,10 +161,10 @@ def _open(path: Path, scratch: Path) -> Sdist:
                 source = tar.extractfile(info)
                 if source is not None:
                     dest.write_bytes(source.read())
-    return Sdist(path=path, version=str(version), root=root, members=members, tree=tree)
+    return UnpackedSdist(path=path, version=str(version), root=root, members=members, tree=tree)
 
 
-def _pkg_info_version(sdist: Sdist) -> str | None:
+def _pkg_info_version(sdist: UnpackedSdist) -> str | None:
     try:
         headers = BytesParser(policy=email.policy.compat32).parsebytes((sdist.tree / "PKG-INFO").read_bytes())
     except OSError:

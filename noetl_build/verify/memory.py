@@ -31,7 +31,7 @@ from ..files import atomic_write_text, sha256_file
 from ..fingerprint import code_digest
 from ..layout import Layout
 from ..runners import runner_for
-from .results import Result, WheelReport
+from .results import CheckResult, WheelReport
 from .subjects import Subject
 
 SCHEMA = 1
@@ -80,7 +80,7 @@ class Memory:
         if entry is None or not isinstance(kept, list):
             return None  # absent, or not an entry this code wrote: verify again
         try:
-            results = tuple(Result(str(r["check"]), str(r["status"]), str(r["detail"])) for r in kept)
+            results = tuple(CheckResult(str(r["check"]), str(r["status"]), str(r["detail"])) for r in kept)
             target = entry["target"]
             report = WheelReport(str(entry["wheel"]), str(path), None if target is None else str(target),
                                  str(entry["sha256"]), results, remembered=str(entry["at"]))

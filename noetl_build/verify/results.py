@@ -2,7 +2,7 @@
 
 A check is declared once, with its name (``@check("tags")``), and returns an unnamed
 verdict (``ok``, ``fail``, ``skip``; None where it does not apply); calling it gives the
-``Result`` stamped with its name.
+``CheckResult`` stamped with its name.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
-Subject = TypeVar("Subject")  # what a check looks at: a wheel's Context, an Sdist
+Subject = TypeVar("Subject")  # what a check looks at: a wheel's Context, an UnpackedSdist
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def skip(detail: str) -> Verdict:
 
 
 @dataclass(frozen=True)
-class Result:
+class CheckResult:
     """One check's verdict on one wheel, with a one-line reason."""
 
     check: str
@@ -49,28 +49,28 @@ class Result:
 
 
 # Results built by name, not by a declared check: a crashed check's verdict, tests' sample reports.
-def passed(check: str, detail: str) -> Result:
-    return Result(check, PASS, detail)
+def passed(check: str, detail: str) -> CheckResult:
+    return CheckResult(check, PASS, detail)
 
 
-def failed(check: str, detail: str) -> Result:
-    return Result(check, FAIL, detail)
+def failed(check: str, detail: str) -> CheckResult:
+    return CheckResult(check, FAIL, detail)
 
 
-def skipped(check: str, detail: str) -> Result:
-    return Result(check, SKIP, detail)
+def skipped(check: str, detail: str) -> CheckResult:
+    return CheckResult(check, SKIP, detail)
 
 
 @dataclass(frozen=True)
 class Check(Generic[Subject]):
-    """A check and its name; calling it gives its verdict as a Result of that name."""
+    """A check and its name; calling it gives its verdict as a CheckResult of that name."""
 
     name: str
     judge: Callable[[Subject], Verdict | None]
 
-    def __call__(self, subject: Subject) -> Result | None:
+    def __call__(self, subject: Subject) -> CheckResult | None:
         verdict = self.judge(subject)
-        return None if verdict is None else Result(self.name, verdict.status, verdict.detail)
+        return None if verdict is None else CheckResult(self.name, verdict.status, verdict.detail)
 
 
 def check(name: str) -> Callable[[Callable[[Subject], Verdict | None]], Check[Subject]]:
@@ -78,7 +78,7 @@ def check(name: str) -> Callable[[Callable[[Subject], Verdict | None]], Check[Su
     return lambda judge: Check(name, judge)
 
 
-def run_checks(checks: Iterable[Check[Subject]], subject: Subject, only: tuple[str, ...] = ()) -> tuple[Result, ...]:
+def run_checks(checks: Iterable[Check[Subject]], subject: Subject, only: tuple[str, ...] = ()) -> tuple[CheckResult, ...]:
     """Every check (or those named in ``only``) on ``subject``; a check that crashes fails, naming why."""
     results = []
     for each in checks:
@@ -101,14 +101,14 @@ class WheelReport:
     path: str
     target: str | None  # None when no target in targets.toml fits the wheel
     sha256: str
-    results: tuple[Result, ...]
+    results: tuple[CheckResult, ...]
     remembered: str | None = None  # when an earlier run found these results (verify/memory.py)
 
     @property
     def ok(self) -> bool:
         return not any(r.failed for r in self.results)
 
-    def result(self, check: str) -> Result | None:
+    def result(self, check: str) -> CheckResult | None:
         return next((r for r in self.results if r.check == check), None)
 
 

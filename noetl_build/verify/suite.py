@@ -25,7 +25,7 @@ from .context import Context, prepare
 from .delocate import check_delocate
 from .execution import check_console_script, check_run
 from .resolution import check_pip, check_uv
-from .results import FAIL, Check, Result, WheelReport, run_checks
+from .results import FAIL, Check, CheckResult, WheelReport, run_checks
 
 CHECKS: tuple[Check[Context], ...] = (
     check_tags,
@@ -70,7 +70,7 @@ def verify_wheel(
     try:
         wheel = WheelFile.read(path)
     except WheelError as exc:
-        return WheelReport(path.name, str(path), target_name, sha256, (Result("wheel", FAIL, str(exc)),))
+        return WheelReport(path.name, str(path), target_name, sha256, (CheckResult("wheel", FAIL, str(exc)),))
     with tempfile.TemporaryDirectory(prefix="noetl-verify-") as scratch:
         ctx = prepare(wheel, target, layout=layout, work=Path(scratch), find_links=path.parent,
                       build_paths=build_paths)

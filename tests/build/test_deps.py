@@ -212,7 +212,7 @@ def test_a_later_requirement_makes_an_earlier_pick_again(index: deps.Index, tmp_
 
 
 def test_the_report_and_its_one_line_failures(index: deps.Index) -> None:
-    report = deps.Report(index.url, "1.0", tuple(
+    report = deps.ClosureReport(index.url, "1.0", tuple(
         deps.resolve(index, e, [Requirement("app")])
         for e in deps.environments(MATRIX.select(["x86_64-unknown-linux-gnu", "arm-unknown-linux-gnueabihf"]), [(3, 11)])))
     assert not report.ok

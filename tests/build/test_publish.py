@@ -409,13 +409,13 @@ def test_a_wheel_pypi_would_refuse_is_refused_before_any_upload(small: SmallRele
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[rehearsal.Index]:
+def index(tmp_path: Path) -> Iterator[rehearsal.LocalIndex]:
     """pypiserver on 127.0.0.1 serving tmp_path/packages (and nothing else)."""
     with rehearsal.running_index(tmp_path / "packages", empty_dir(tmp_path / "none"), tmp_path / "index.log") as running:
         yield running
 
 
-def upload(small: SmallRelease, index: rehearsal.Index, *, index_url: str | None = None) -> list[str]:
+def upload(small: SmallRelease, index: rehearsal.LocalIndex, *, index_url: str | None = None) -> list[str]:
     said: list[str] = []
     publish.upload(small.release, index.url, index_url=index_url, credentials=CREDENTIALS, progress=said.append)
     return said
@@ -426,7 +426,7 @@ def uploaded(said: list[str]) -> list[str]:
 
 
 def test_a_release_goes_up_every_wheel_first_in_targets_order_and_the_sdist_last(small: SmallRelease,
-                                                                                 index: rehearsal.Index) -> None:
+                                                                                 index: rehearsal.LocalIndex) -> None:
     release = small.release
     assert [f.name for f in release.files] == [*(w.name for w in release.wheels), release.sdist.name]
     assert [w.name.rsplit("-", 1)[1] for w in release.wheels] == [f"{t.platform_tag}.whl" for t in small.matrix.targets]
@@ -438,7 +438,7 @@ def test_a_release_goes_up_every_wheel_first_in_targets_order_and_the_sdist_last
     assert written[release.sdist.name] == max(written.values()), "the index got the sdist last"
 
 
-def test_a_rerun_skips_the_files_the_index_has_with_the_same_sha256(small: SmallRelease, index: rehearsal.Index) -> None:
+def test_a_rerun_skips_the_files_the_index_has_with_the_same_sha256(small: SmallRelease, index: rehearsal.LocalIndex) -> None:
     """As after a publish stopped midway: the first wheel is on the index already."""
     release = small.release
     first = release.wheels[0]
@@ -454,7 +454,7 @@ def test_a_rerun_skips_the_files_the_index_has_with_the_same_sha256(small: Small
 
 
 def test_a_file_the_index_has_with_other_bytes_stops_it_before_any_upload(small: SmallRelease,
-                                                                          index: rehearsal.Index) -> None:
+                                                                          index: rehearsal.LocalIndex) -> None:
     release = small.release
     second = release.wheels[1]
     packages = index.log.parent / "packages"
@@ -470,7 +470,7 @@ def test_a_file_the_index_has_with_other_bytes_stops_it_before_any_upload(small:
     assert sorted(p.name for p in packages.iterdir()) == [second.name], "nothing was uploaded"
 
 
-def test_an_index_that_cannot_be_read_stops_it_in_one_line(small: SmallRelease, index: rehearsal.Index,
+def test_an_index_that_cannot_be_read_stops_it_in_one_line(small: SmallRelease, index: rehearsal.LocalIndex,
                                                            tmp_path: Path) -> None:
     """Uploading blind could half-publish: nothing goes up when the simple index does not answer."""
     with rehearsal.running_index(tmp_path / "gone", empty_dir(tmp_path / "gone-too"), tmp_path / "gone.log") as gone:
@@ -485,7 +485,7 @@ def test_an_index_that_cannot_be_read_stops_it_in_one_line(small: SmallRelease, 
     assert not list((index.log.parent / "packages").iterdir())
 
 
-def test_the_index_refusing_an_upload_is_one_line(small: SmallRelease, index: rehearsal.Index, tmp_path: Path) -> None:
+def test_the_index_refusing_an_upload_is_one_line(small: SmallRelease, index: rehearsal.LocalIndex, tmp_path: Path) -> None:
     """Its simple page did not list the file (read here from another, empty index, as a stale
     cache would answer), but it has it: twine's upload is refused, and that is one line."""
     release = small.release
@@ -502,7 +502,7 @@ def test_the_index_refusing_an_upload_is_one_line(small: SmallRelease, index: re
     assert sorted(p.name for p in packages.iterdir()) == [first.name], "it stopped at its first file"
 
 
-def test_publish_check_after_a_publish_stopped_midway(small: SmallRelease, index: rehearsal.Index) -> None:
+def test_publish_check_after_a_publish_stopped_midway(small: SmallRelease, index: rehearsal.LocalIndex) -> None:
     """The index has the first target's wheel of the release (and an older release): --check's
     dependency check must not take that for the release, where the other targets would find no
     file of theirs, so it reads noetl's requirements from dist/ and only its dependencies from
@@ -526,7 +526,7 @@ def test_publish_check_after_a_publish_stopped_midway(small: SmallRelease, index
 
 
 def test_the_drill_kills_a_publish_midway_and_the_rerun_completes_the_release(small: SmallRelease,
-                                                                              index: rehearsal.Index,
+                                                                              index: rehearsal.LocalIndex,
                                                                               tmp_path: Path) -> None:
     said: list[str] = []
     packages = index.log.parent / "packages"

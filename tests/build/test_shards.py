@@ -126,7 +126,7 @@ def fake_part(where: Path, targets: tuple[str, ...], *, version: str = "1.0.0", 
     if sdist is not None:
         file = where / f"noetl-{version}.tar.gz"
         file.write_bytes(sdist)
-        record = dist.Sdist(file=file.name, sha256=sha256(file), size=len(sdist))
+        record = dist.SdistRecord(file=file.name, sha256=sha256(file), size=len(sdist))
     dist.write_index(where, entries, meta={"version": version, "source_date_epoch": epoch}, sdist=record)
     return where
 

@@ -19,7 +19,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 from noetl_build.layout import Layout
 from noetl_build.sbom import build_sbom, sbom_compiler, sbom_member
 from noetl_build.verify import CHECK_NAMES, checks_sbom
-from noetl_build.verify.results import FAIL, PASS, Result
+from noetl_build.verify.results import FAIL, PASS, CheckResult
 from noetl_build.verify.suite import verify_wheel
 from tests.conftest import ROOT
 
@@ -76,7 +76,7 @@ def make_wheel(out_dir: Path, target_name: str, sbom: bytes | None, *, in_record
     return path
 
 
-def check(wheel: Path, target_name: str) -> Result:
+def check(wheel: Path, target_name: str) -> CheckResult:
     """The sbom check alone, through the suite, as `nox -s verify -- --only sbom` runs it."""
     report = verify_wheel(wheel, target(target_name), layout=Layout.at(ROOT), build_paths=(), only=("sbom",))
     (result,) = report.results
@@ -90,7 +90,7 @@ def edited(sbom: bytes, edit: Edit) -> bytes:
     return (json.dumps(document, indent=2) + "\n").encode()
 
 
-def assert_fails(result: Result, *words: str) -> None:
+def assert_fails(result: CheckResult, *words: str) -> None:
     assert result.status == FAIL, result
     for word in words:
         assert word in result.detail, f"'{word}' not in '{result.detail}'"
@@ -304,7 +304,7 @@ def compiled_sbom() -> bytes:
                       subject=f"wheel for {LINUX}", compiler=DEBIAN_RUSTC)
 
 
-def compiler_check(wheel: Path, dist: Path) -> Result:
+def compiler_check(wheel: Path, dist: Path) -> CheckResult:
     report = verify_wheel(wheel, target(LINUX), layout=Layout.at(ROOT, dist=dist), build_paths=(), only=("compiler",))
     (result,) = report.results
     assert result.check == "compiler"
