@@ -694,13 +694,16 @@ def _verify_downloads(layout: Layout, matrix: Matrix, downloads: Path, work: Pat
 
 
 def _row(choice: InstallerChoice, verdicts: dict[str, dict[str, str]]) -> RehearsalRow:
+    from .verify.results import FAIL, PASS, SKIP
+
     checks = verdicts.get(choice.wheel.name, {})
     run = checks.get("run", "not verified")
     status, _, detail = run.partition(": ")
-    ran = {"pass": "yes", "skip": "-", "fail": "FAILED"}.get(status, status) + (f" ({_short(detail)})" if detail else "")
-    ok = choice.ok and status in ("pass", "skip") and not any(v.startswith("fail") for v in checks.values())
+    said: dict[str, str] = {PASS: "yes", SKIP: "-", FAIL: "FAILED"}  # the run check's verdict, as the table says it
+    ran = said.get(status, status) + (f" ({_short(detail)})" if detail else "")
+    ok = choice.ok and status in (PASS, SKIP) and not any(v.startswith(FAIL) for v in checks.values())
     return RehearsalRow(choice.target.name, choice.wheel.name, "yes: " + choice.pip if choice.ok else choice.pip,
-               choice.uv, ran, ok)
+                        choice.uv, ran, ok)
 
 
 def _short(text: str, limit: int = 60) -> str:

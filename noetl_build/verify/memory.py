@@ -31,7 +31,7 @@ from ..files import atomic_write_text, sha256_file
 from ..fingerprint import code_digest
 from ..layout import Layout
 from ..runners import runner_for
-from .results import CheckResult, WheelReport
+from .results import CheckResult, CheckStatus, WheelReport
 from .subjects import Subject
 
 SCHEMA = 1
@@ -80,12 +80,12 @@ class Memory:
         if entry is None or not isinstance(kept, list):
             return None  # absent, or not an entry this code wrote: verify again
         try:
-            results = tuple(CheckResult(str(r["check"]), str(r["status"]), str(r["detail"])) for r in kept)
+            results = tuple(CheckResult(str(r["check"]), CheckStatus(r["status"]), str(r["detail"])) for r in kept)
             target = entry["target"]
             report = WheelReport(str(entry["wheel"]), str(path), None if target is None else str(target),
                                  str(entry["sha256"]), results, remembered=str(entry["at"]))
-        except (KeyError, TypeError):
-            return None  # an entry this code cannot read: verify again
+        except (KeyError, TypeError, ValueError):
+            return None  # an entry this code cannot read (a status it does not know, say): verify again
         return report if report.ok and report.wheel == path.name else None
 
     def keep(self, key: str, report: WheelReport) -> None:

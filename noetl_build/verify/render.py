@@ -12,9 +12,9 @@ from ..errors import ConfigError
 from ..files import atomic_write_text, sha256_file
 from ..layout import plain_name
 from ..report import table
-from .results import FAIL, PASS, Report, WheelReport
+from .results import FAIL, PASS, SKIP, Report, WheelReport
 
-MARKS = {PASS: "ok", FAIL: "FAIL", "skip": "skip"}
+MARKS = {PASS: "ok", FAIL: "FAIL", SKIP: "skip"}
 SCHEMA = 1
 
 
@@ -31,7 +31,7 @@ def render(report: Report) -> str:
     bad = [w for w in report.wheels if not w.ok]
     summary = (
         f"{_files(report)}, {plural(sum(counts.values()), 'check')}: {counts[PASS]} passed, "
-        f"{counts[FAIL]} failed, {counts['skip']} skipped ({report.seconds:.0f} s)"
+        f"{counts[FAIL]} failed, {counts[SKIP]} skipped ({report.seconds:.0f} s)"
     )
     remembered = sum(w.remembered is not None for w in report.wheels)
     if remembered:

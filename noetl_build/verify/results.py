@@ -9,9 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Generic, TypeVar
 
-PASS, FAIL, SKIP = "pass", "fail", "skip"
+
+class CheckStatus(StrEnum):
+    """A check's verdict; each is its string ("pass"), so verify.json and messages spell it so."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    SKIP = "skip"  # the check applies, but this host cannot do it
+
+
+PASS, FAIL, SKIP = CheckStatus.PASS, CheckStatus.FAIL, CheckStatus.SKIP
 Subject = TypeVar("Subject")  # what a check looks at: a wheel's Context, an UnpackedSdist
 
 
@@ -19,7 +29,7 @@ Subject = TypeVar("Subject")  # what a check looks at: a wheel's Context, an Unp
 class Verdict:
     """What a check finds, before it is named: a status and a one-line reason."""
 
-    status: str  # PASS, FAIL or SKIP (applies, but this host cannot do it)
+    status: CheckStatus
     detail: str
 
 
@@ -40,7 +50,7 @@ class CheckResult:
     """One check's verdict on one wheel, with a one-line reason."""
 
     check: str
-    status: str  # PASS, FAIL or SKIP
+    status: CheckStatus
     detail: str
 
     @property
