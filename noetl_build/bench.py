@@ -37,7 +37,7 @@ from .layout import Layout
 from .procs import capture, run
 from .report import human_size, table
 from .source import source_date_epoch
-from .targets import Matrix, Target
+from .targets import Matrix, RunMethod, Target
 from .toolchain import choose
 from .version import build_version
 
@@ -138,7 +138,7 @@ def bench(
     noop_verify = _timed(cli + ["verify"], cwd=layout.root, ok_codes=(0, 1))
 
     bare_ms = script_ms = python_ms = None
-    host = next((t for t in targets if t.run == "native"), None)
+    host = next((t for t in targets if t.run == RunMethod.NATIVE), None)
     if host is None:
         notes.append("--version: no target that runs natively here was benched")
     else:
@@ -263,7 +263,7 @@ def profiles(
             seconds = time.monotonic() - started
             binary = target_dir / target.name / "release" / target.binary_name
             version_ms = (round(statistics.median(_once([binary, "--version"], dict(os.environ)) for _ in range(runs)), 1)
-                          if target.run == "native" else None)
+                          if target.run == RunMethod.NATIVE else None)
             rows.append(ProfileBench(name, values, target.name, round(seconds, 1), binary.stat().st_size, version_ms))
             progress(f"    {seconds:.1f} s, {human_size(binary.stat().st_size)}")
             shutil.rmtree(target_dir)  # each candidate cold; the disk stays small

@@ -19,7 +19,7 @@ from .layout import Layout
 from .platforms import Triple, arches
 from .procs import output, run
 from .targets import Target
-from .toolchain import BUILD_STD_CRATES, BUILD_STD_FEATURES, ToolchainChoice, find_lipo, missing_tools
+from .toolchain import BUILD_STD_CRATES, BUILD_STD_FEATURES, Strategy, ToolchainChoice, find_lipo, missing_tools
 
 EMPTY_ARCHIVE = b"!<arch>\n"
 SHIMS = Path(__file__).with_name("shims")
@@ -113,7 +113,7 @@ def _no_spaces(*paths: Path) -> None:
 def _remaps(layout: Layout, choice: ToolchainChoice) -> list[tuple[Path, str]]:
     """Build-machine paths and what they become inside the binary."""
     maps = [(_cargo_home(), "/cargo"), (layout.root, "/noetl")]
-    if choice.strategy == "build-std":
+    if choice.strategy == Strategy.BUILD_STD:
         maps.append((choice.toolchain.std_source, "/rustc/src"))
     _no_spaces(*(path for path, _ in maps))
     return maps
@@ -201,7 +201,7 @@ def build_environment(
     )
     for rust_target in target.rust_targets:
         env[f"CFLAGS_{rust_target.replace('-', '_')}"] = " ".join(cflags)
-    if choice.strategy == "build-std":
+    if choice.strategy == Strategy.BUILD_STD:
         env.update(RUSTC_BOOTSTRAP="1", CARGO_UNSTABLE_BUILD_STD=BUILD_STD_CRATES,
                    CARGO_UNSTABLE_BUILD_STD_FEATURES=BUILD_STD_FEATURES)
     if target.macos:

@@ -10,7 +10,7 @@ from .compile import ZigTools
 from .errors import BuildError
 from .report import table
 from .runners import runner_for
-from .targets import Target
+from .targets import RunMethod, Target
 from .toolchain import compiler_label, discover, missing_tools, plan
 
 # Tools checked besides the per-target ones: name -> what it is for and how to get it
@@ -59,6 +59,7 @@ def diagnose(targets: Sequence[Target]) -> tuple[list[str], list[DoctorRow]]:
                      "install one with the standard library's source, apt-get install rust-web-src)")
     rows = []
     for target in targets:
+        strategy: str  # the toolchain's Strategy, or why there is none
         try:
             choice = toolchains.choice(target)
             toolchain, strategy = choice.toolchain.label, choice.strategy
@@ -67,7 +68,7 @@ def diagnose(targets: Sequence[Target]) -> tuple[list[str], list[DoctorRow]]:
         except BuildError as exc:
             toolchain, strategy, problem, can_build = "-", "cannot build", str(exc), False
         runner = runner_for(target)
-        runs = runner.via if runner.available else ("no" if runner.via == "none" else f"{runner.via}: MISSING")
+        runs = runner.via if runner.available else ("no" if runner.via == RunMethod.NONE else f"{runner.via}: MISSING")
         if runner.missing:
             problem = "; ".join(p for p in (problem, runner.missing) if p)
         rows.append(DoctorRow(target.name, toolchain, strategy, runs, problem, can_build))

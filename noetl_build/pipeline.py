@@ -9,6 +9,7 @@ import hashlib
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from . import dist, wheels
@@ -28,10 +29,18 @@ from .wheelfile import wheel_tags
 from .wheels import build_generic_wheel, finish_wheel
 
 
+class BuildStatus(StrEnum):
+    """What a run did with one target; each is its string, as the table and messages spell it."""
+
+    BUILT = "built"
+    UP_TO_DATE = "up to date"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True, kw_only=True)
 class BuildResult:
     target: str
-    status: str  # "built", "up to date" or "failed"
+    status: BuildStatus
     wheel: str | None = None
     size: int | None = None
     seconds: float = 0.0
@@ -39,7 +48,7 @@ class BuildResult:
 
     @property
     def ok(self) -> bool:
-        return self.status != "failed"
+        return self.status != BuildStatus.FAILED
 
 
 @dataclass(frozen=True)
@@ -164,7 +173,7 @@ def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry]) -> B
             and stamp.read().get("fingerprint") == fingerprint
             and sha256_file(layout.dist_file(previous.wheel)) == previous.sha256
         ):
-            return BuildResult(target=target.name, status="up to date", wheel=previous.wheel,
+            return BuildResult(target=target.name, status=BuildStatus.UP_TO_DATE, wheel=previous.wheel,
                           size=previous.size, seconds=time.monotonic() - started)
         log = layout.log(f"{target.name}.wheel")
         built = finish_wheel(
@@ -184,14 +193,14 @@ def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry]) -> B
         )
         entries[target.name] = entry
         stamp.write({"fingerprint": fingerprint, "wheel": final.name})
-        return BuildResult(target=target.name, status="built", wheel=final.name, size=entry.size, seconds=seconds)
+        return BuildResult(target=target.name, status=BuildStatus.BUILT, wheel=final.name, size=entry.size, seconds=seconds)
     except BuildError as exc:
         if isinstance(exc, CommandError) and exc.tail:
             say("\n".join("      " + line for line in exc.tail.splitlines()))
-        return BuildResult(target=target.name, status="failed", seconds=time.monotonic() - started, message=str(exc))
+        return BuildResult(target=target.name, status=BuildStatus.FAILED, seconds=time.monotonic() - started, message=str(exc))
     except Exception as exc:  # a bug hit by one target fails that target; the others still build
         message = unexpected(exc, layout.target_crash_log(target.name), f"building {target.name}")
-        return BuildResult(target=target.name, status="failed", seconds=time.monotonic() - started,
+        return BuildResult(target=target.name, status=BuildStatus.FAILED, seconds=time.monotonic() - started,
                       message=f"{target.name}: {message}")
 
 
@@ -202,7 +211,7 @@ def render(results: Sequence[BuildResult]) -> str:
     ]
     text = table(["target", "wheel", "size", "seconds", "status"], rows)
     failures = [f"error: {r.message}" for r in results if not r.ok]
-    built = sum(r.status == "built" for r in results)
-    fresh = sum(r.status == "up to date" for r in results)
+    built = sum(r.status == BuildStatus.BUILT for r in results)
+    fresh = sum(r.status == BuildStatus.UP_TO_DATE for r in results)
     summary = f"{built} built, {fresh} up to date, {len(failures)} failed"
     return "\n".join([text, "", summary, *failures])

@@ -6,13 +6,25 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, did_you_mean, shown
 from .platforms import Triple, arches, families, minimum_key, parse_version, tag_problem
 
-RUN_METHODS = ("native", "qemu", "wine", "none")
+
+
+class RunMethod(StrEnum):
+    """How this host runs a target's binary (targets.toml `run`); each is its string."""
+
+    NATIVE = "native"
+    QEMU = "qemu"  # qemu-user, with the target's qemu program (and sysroot)
+    WINE = "wine"
+    NONE = "none"  # not at all: verify reads the binary instead
+
+
+RUN_METHODS = tuple(RunMethod)
 
 # key -> (python type, required)
 _KEYS: dict[str, tuple[type, bool]] = {
@@ -48,7 +60,7 @@ _MAX_STRING = 4096  # a flag, a tag, a path: nothing longer is real
 class Target:
     triple: Triple
     tags: tuple[str, ...]
-    run: str
+    run: RunMethod
     glibc: tuple[int, int] | None = None
     musl: tuple[int, int] | None = None
     macos: tuple[int, int] | None = None
@@ -235,14 +247,15 @@ def _parse_target(table: Mapping[str, Any], where: str) -> Target:
         if problem:
             raise fail("tags", problem)
 
-    run = table["run"]
-    if run not in RUN_METHODS:
-        raise fail("run", f"'{run}' is not one of {', '.join(RUN_METHODS)}" + did_you_mean(run, RUN_METHODS))
+    if table["run"] not in RUN_METHODS:
+        raise fail("run", f"'{table['run']}' is not one of {', '.join(RUN_METHODS)}"
+                   + did_you_mean(table["run"], RUN_METHODS))
+    run = RunMethod(table["run"])
     qemu = table.get("qemu")
-    if run == "qemu" and qemu is None:
+    if run == RunMethod.QEMU and qemu is None:
         raise fail("qemu", "missing: run = \"qemu\" needs qemu = { program = \"qemu-<arch>\" }")
     if qemu is not None:
-        if run != "qemu":
+        if run != RunMethod.QEMU:
             raise fail("qemu", f"only applies with run = \"qemu\" (run is \"{run}\")")
         for key in qemu:
             if key not in _QEMU_KEYS:

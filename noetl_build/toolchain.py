@@ -18,6 +18,7 @@ import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
@@ -110,12 +111,19 @@ class Toolchain:
         return (self.std_source / "library" / "std" / "Cargo.toml").is_file()
 
 
+class Strategy(StrEnum):
+    """How a toolchain gets the target's standard library; each is its string (doctor, cache keys)."""
+
+    PREBUILT_STD = "prebuilt-std"  # rustup's prebuilt rust-std for the target
+    BUILD_STD = "build-std"  # built from the toolchain's rust-src with -Zbuild-std
+
+
 @dataclass(frozen=True, kw_only=True)
 class ToolchainChoice:
     """How one target will be built."""
 
     toolchain: Toolchain
-    strategy: str  # "prebuilt-std" or "build-std"
+    strategy: Strategy
 
     @property
     def key(self) -> str:
@@ -180,13 +188,13 @@ def choose(target: Target, toolchains: tuple[Toolchain, ...] | None = None) -> T
     toolchains = discover() if toolchains is None else toolchains
     for toolchain in toolchains:
         if all(toolchain.clean_std(t) for t in target.rust_targets):
-            return ToolchainChoice(toolchain=toolchain, strategy="prebuilt-std")
+            return ToolchainChoice(toolchain=toolchain, strategy=Strategy.PREBUILT_STD)
     for toolchain in toolchains:
         if toolchain.has_std_source:
-            return ToolchainChoice(toolchain=toolchain, strategy="build-std")
+            return ToolchainChoice(toolchain=toolchain, strategy=Strategy.BUILD_STD)
     for toolchain in toolchains:  # a std naming its build paths is still better than none
         if all(toolchain.has_std(t) for t in target.rust_targets):
-            return ToolchainChoice(toolchain=toolchain, strategy="prebuilt-std")
+            return ToolchainChoice(toolchain=toolchain, strategy=Strategy.PREBUILT_STD)
     missing = " ".join(target.rust_targets)
     found = ", ".join(t.name for t in toolchains) or "none"
     raise ToolchainError(
@@ -200,10 +208,10 @@ def _buildable(toolchain: Toolchain, target: Target) -> bool:
     return toolchain.has_std_source or all(toolchain.has_std(t) for t in target.rust_targets)
 
 
-def _strategy(toolchain: Toolchain, target: Target) -> str:
+def _strategy(toolchain: Toolchain, target: Target) -> Strategy:
     if all(toolchain.clean_std(t) for t in target.rust_targets) or not toolchain.has_std_source:
-        return "prebuilt-std"
-    return "build-std"
+        return Strategy.PREBUILT_STD
+    return Strategy.BUILD_STD
 
 
 @cache

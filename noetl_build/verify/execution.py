@@ -12,6 +12,7 @@ from packaging.tags import sys_tags
 from ..platforms import Arch, arches
 from ..procs import Captured, capture
 from ..runners import Runner, runner_for
+from ..targets import RunMethod
 from .binary import ElfFacts, PeFacts
 from .context import Context
 from .results import Verdict, check, fail, ok, skip
@@ -19,7 +20,7 @@ from .results import Verdict, check, fail, ok, skip
 from .wine_stand_in import WINE_STAND_IN, place_stand_in
 
 # wine's first start creates its prefix (~20 s on 2 cores); qemu and native are quick.
-TIMEOUTS = {"wine": 240.0, "qemu": 60.0, "native": 60.0}
+TIMEOUTS = {RunMethod.WINE: 240.0, RunMethod.QEMU: 60.0, RunMethod.NATIVE: 60.0}
 
 
 def expected_output(ctx: Context) -> str:
@@ -32,7 +33,7 @@ def check_run(ctx: Context) -> Verdict | None:
     if ctx.target is None:
         return None
     runner = runner_for(ctx.target)
-    if runner.via == "none":
+    if runner.via == RunMethod.NONE:
         system = ctx.target.triple.system.name
         return skip(f"this host cannot run {system} binaries: checked by reading them instead")
     if runner.missing:
@@ -43,7 +44,7 @@ def check_run(ctx: Context) -> Verdict | None:
     if problem:
         return fail(problem)
     how = _describe(runner)
-    if runner.via == "wine" and isinstance(ctx.facts, PeFacts) and WINE_STAND_IN in ctx.facts.imports:
+    if runner.via == RunMethod.WINE and isinstance(ctx.facts, PeFacts) and WINE_STAND_IN in ctx.facts.imports:
         problem = place_stand_in(ctx)
         if problem:
             return fail(problem)
@@ -58,7 +59,7 @@ def check_console_script(ctx: Context) -> Verdict | None:
     """On the host's own platform: install into a fresh venv and run the `noetl` console script."""
     if not installable_here(ctx.wheel.filename_tags):
         return None
-    problem = _not_for(Runner("native"), ctx)
+    problem = _not_for(Runner(RunMethod.NATIVE), ctx)
     if problem:
         return fail(problem)
     venv = ctx.work / "venv"
@@ -85,7 +86,7 @@ def _not_for(runner: Runner, ctx: Context) -> str:
     facts, name = ctx.facts, ctx.binary_member
     if facts is None:
         return f"not run: {ctx.facts_problem}"
-    if runner.via == "native":
+    if runner.via == RunMethod.NATIVE:
         host = host_arch()
         if host is None:  # not Linux, or a machine platforms.toml does not know: nothing to hold it to
             return ""
@@ -94,7 +95,7 @@ def _not_for(runner: Runner, ctx: Context) -> str:
             return (f"not run: {name} is {facts.describe()}, and only ELF {host.elf_class}-bit "
                     f"{host.endian}-endian {host.elf_machine} runs natively on this {platform.machine()} host "
                     "(anything else would start only through a binfmt_misc emulator, if at all)")
-    if runner.via == "wine" and not isinstance(facts, PeFacts):
+    if runner.via == RunMethod.WINE and not isinstance(facts, PeFacts):
         return f"not run: {name} is {facts.describe()}, not a PE program (wine would start it as a host program)"
     return ""
 
@@ -122,7 +123,7 @@ def _judge(out: Captured, expected: str, *, how: str) -> Verdict:
 
 
 def _describe(runner: Runner) -> str:
-    if runner.via == "native":
+    if runner.via == RunMethod.NATIVE:
         return "natively"
     shown = " ".join([Path(runner.prefix[0]).name, *runner.prefix[1:]])
     return f"under {runner.via} ({shown})"
@@ -130,7 +131,7 @@ def _describe(runner: Runner) -> str:
 
 def _environment(runner: Runner, ctx: Context) -> dict[str, str]:
     env = {**os.environ, **runner.env}
-    if runner.via == "wine":
+    if runner.via == RunMethod.WINE:
         prefix = ctx.layout.wine_prefix
         prefix.mkdir(parents=True, exist_ok=True)
         env["WINEPREFIX"] = str(prefix)

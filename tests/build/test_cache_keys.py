@@ -10,7 +10,7 @@ from noetl_build.compile import ZigTools, binary_fingerprint, build_environment,
 from noetl_build.fingerprint import code_digest
 from noetl_build.layout import Layout
 from noetl_build.targets import load_matrix
-from noetl_build.toolchain import ToolchainChoice
+from noetl_build.toolchain import Strategy, ToolchainChoice
 
 from .test_toolchain import fake_toolchain
 
@@ -52,7 +52,7 @@ def test_code_digest_follows_from_dot_import_module(tmp_path: Path) -> None:
 def keyed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """binary_fingerprint for a real target with a fake toolchain, for a venv at ``venv``."""
     target = next(t for t in load_matrix(ROOT / "targets.toml").targets if t.name == "x86_64-unknown-linux-gnu")
-    choice = ToolchainChoice(toolchain=fake_toolchain(tmp_path, "stable", std=(target.name,)), strategy="prebuilt-std")
+    choice = ToolchainChoice(toolchain=fake_toolchain(tmp_path, "stable", std=(target.name,)), strategy=Strategy.PREBUILT_STD)
     layout = Layout.at(ROOT, build=tmp_path / "build")
     monkeypatch.delenv("RUSTFLAGS", raising=False)
 
