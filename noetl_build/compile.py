@@ -16,7 +16,7 @@ from .errors import BuildError, ToolchainError
 from .files import EXEC_MODE, atomic_copy, atomic_output, sha256_file
 from .fingerprint import Stamp, code_digest, digest, files_under
 from .layout import Layout
-from .platforms import Triple, arches
+from .platforms import OS, Triple, arches
 from .procs import output, run
 from .targets import Target
 from .toolchain import BUILD_STD_CRATES, BUILD_STD_FEATURES, Strategy, ToolchainChoice, find_lipo, missing_tools
@@ -90,9 +90,9 @@ def zig_target(target: Target) -> str:
     """The target as `zig cc -target` spells it, e.g. powerpc64le-linux-gnu.2.19."""
     arch = arches()[target.triple.arch].zig_arch
     system = target.triple.system.zig_os
-    if target.triple.os == "macos":
+    if target.triple.os == OS.MACOS:
         return f"{arch}-{system}"
-    if target.triple.os == "windows":
+    if target.triple.os == OS.WINDOWS:
         return f"{arch}-{system}-gnu"
     abi = target.triple.abi or ""
     glibc = target.linked_glibc

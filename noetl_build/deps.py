@@ -55,7 +55,7 @@ from packaging.version import InvalidVersion, Version
 
 from .errors import ReleaseError
 from .files import atomic_write_text
-from .platforms import arches, python_versions
+from .platforms import OS, arches, python_versions
 from .report import table
 from .targets import Target
 
@@ -113,7 +113,7 @@ def _probe_arch(target: Target, platform: str) -> str:
     """The architecture (platforms.toml key) a probe's platform tag is for: a slice of a fat target."""
     arch = arches()[target.triple.arch]
     for name in arch.slices:
-        if platform.endswith("_" + arches()[name].wheel_arch["macos"]):
+        if platform.endswith("_" + arches()[name].wheel_arch[OS.MACOS]):
             return name
     return arch.name
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,22 @@ from .files import read_toml
 from .platforms_schema import check_platforms
 
 PLATFORMS_FILE = Path(__file__).with_name("platforms.toml")
+
+
+class OS(StrEnum):
+    """The operating systems the code names (each an [os.*] key, its string). The set of OSes is
+    the data's: a triple's ``os`` is any [os.*] key; these are the ones code still compares with."""
+
+    LINUX = "linux"
+    MACOS = "macos"
+    WINDOWS = "windows"
+
+
+class Libc(StrEnum):
+    """The C libraries the code names (each a Linux environment of platforms.toml, its string)."""
+
+    GNU = "gnu"
+    MUSL = "musl"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,7 +87,7 @@ class Arch:
 
     def machine(self, os_key: str) -> str | None:
         """What platform.machine() says on ``os_key`` (PEP 508's platform_machine)."""
-        return self.windows_machine if os_key == "windows" else self.wheel_arch.get(os_key)
+        return self.windows_machine if os_key == OS.WINDOWS else self.wheel_arch.get(os_key)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,8 +108,8 @@ class Triple:
 
     text: str
     arch: str
-    os: str  # "linux", "macos" or "windows"
-    libc: str | None  # "gnu" / "musl" on Linux, "gnu" / "gnullvm" / "msvc" on Windows
+    os: str  # an [os.*] key: OS.LINUX, OS.MACOS, OS.WINDOWS
+    libc: str | None  # the environment it starts with: Libc.GNU / Libc.MUSL on Linux, gnu / gnullvm / msvc on Windows
     abi: str | None  # e.g. "gnueabihf"
 
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..platforms import Arch, arches, systems
+from ..platforms import OS, Arch, Libc, arches, systems
 from .binary import ElfFacts, MachoFacts, PeFacts
 from .claim import Claim, dotted
 from .context import Context
@@ -99,7 +99,7 @@ def check_glibc(ctx: Context) -> Verdict | None:
     """glibc wheels: the highest GLIBC_x.y symbol version needed is at most the tag's (for a tag
     that names no version, linux_armv6l, the target's glibc in targets.toml)."""
     claim = ctx.claim
-    if claim is None or claim.family.libc != "gnu":
+    if claim is None or claim.family.libc != Libc.GNU:
         return None
     facts = ctx.facts
     if not isinstance(facts, ElfFacts):
@@ -122,7 +122,7 @@ def check_glibc(ctx: Context) -> Verdict | None:
 def check_musl(ctx: Context) -> Verdict | None:
     """musllinux: static, or dynamic with the musl loader; no glibc symbols."""
     claim = ctx.claim
-    if claim is None or claim.family.libc != "musl":
+    if claim is None or claim.family.libc != Libc.MUSL:
         return None
     facts = ctx.facts
     if not isinstance(facts, ElfFacts):
@@ -140,7 +140,7 @@ def check_musl(ctx: Context) -> Verdict | None:
 def check_macos_min(ctx: Context) -> Verdict | None:
     """macOS: every slice's minimum OS is at most the tag's (arm64 starts at 11.0 anyway)."""
     claim = ctx.claim
-    if claim is None or claim.os != "macos":
+    if claim is None or claim.os != OS.MACOS:
         return None
     facts = ctx.facts
     if not isinstance(facts, MachoFacts):
@@ -151,7 +151,7 @@ def check_macos_min(ctx: Context) -> Verdict | None:
         arch = _slice_arch(slice_.cpu)
         floor = arch.min_macos if arch else None
         allowed = max(tag_version, floor) if floor else tag_version
-        name = arch.wheel_arch["macos"] if arch else slice_.cpu
+        name = arch.wheel_arch[OS.MACOS] if arch else slice_.cpu
         if slice_.minos is None:
             problems.append(f"{name} slice has no LC_BUILD_VERSION or LC_VERSION_MIN_MACOSX")
         elif slice_.minos > allowed:
@@ -164,7 +164,7 @@ def check_macos_min(ctx: Context) -> Verdict | None:
 
 def _slice_arch(cpu: str) -> Arch | None:
     """The architecture of a Mach-O slice (its min-macos: arm64 exists from 11.0 on)."""
-    return next((arch for arch in arches().values() if arch.macho_cpu == cpu and "macos" in arch.wheel_arch), None)
+    return next((arch for arch in arches().values() if arch.macho_cpu == cpu and OS.MACOS in arch.wheel_arch), None)
 
 
 @check("codesign")
@@ -172,7 +172,7 @@ def check_codesign(ctx: Context) -> Verdict | None:
     """arm64 macOS kills unsigned code: every arm64 slice carries LC_CODE_SIGNATURE, and its
     CodeDirectory's page hashes match the pages (nothing changed the file after signing)."""
     facts = ctx.facts
-    if not isinstance(facts, MachoFacts) or ctx.claim is None or ctx.claim.os != "macos":
+    if not isinstance(facts, MachoFacts) or ctx.claim is None or ctx.claim.os != OS.MACOS:
         return None
     arm = [s for s in facts.slices if s.cpu == "ARM64"]
     if not arm:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from packaging.tags import sys_tags
 
-from ..platforms import Arch, arches
+from ..platforms import OS, Arch, arches
 from ..procs import Captured, capture
 from ..runners import Runner, runner_for
 from ..targets import RunMethod
@@ -105,7 +105,7 @@ def host_arch() -> Arch | None:
     if platform.system() != "Linux":
         return None
     machine = platform.machine()
-    return next((arch for arch in arches().values() if arch.machine("linux") == machine and arch.elf_machine), None)
+    return next((arch for arch in arches().values() if arch.machine(OS.LINUX) == machine and arch.elf_machine), None)
 
 
 def installable_here(filename_tags: frozenset[str]) -> bool:

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..platforms import Arch, Family, PlatformTag, arches, families
+from ..platforms import OS, Arch, Family, Libc, PlatformTag, arches, families
 from ..procs import capture
 from ..targets import Target
 from ..wheelfile import installed_tags
@@ -38,14 +38,14 @@ class Probe:
 def probes(target: Target) -> tuple[Probe, ...]:
     arch = arches()[target.triple.arch]
     system = target.triple.system
-    if system.key == "macos":
+    if system.key == OS.MACOS:
         return tuple(_macos_probe(target, arches()[name], alone=bool(arch.slices)) for name in arch.slices or (arch.name,))
     wheel_arch = arch.wheel_arch[system.key]
-    if system.key == "windows":
+    if system.key == OS.WINDOWS:
         uv = arch.uv.windows
         return (Probe(f"Windows {wheel_arch}", wheel_arch, uv, "" if uv else f"uv has no platform for {wheel_arch}"),)
     family = _family(target)
-    if target.triple.libc == "musl":
+    if target.triple.libc == Libc.MUSL:
         major, minor = target.musl or (1, 2)
         uv = arch.uv.musl
         return (Probe(f"musl {major}.{minor} {wheel_arch}", family.spell(wheel_arch, (major, minor)), uv,
@@ -71,7 +71,7 @@ def _family(target: Target) -> Family:
 
 def _macos_probe(target: Target, arch: Arch, *, alone: bool) -> Probe:
     version = max(target.macos or (10, 12), arch.min_macos or (0, 0))
-    wheel_arch = arch.wheel_arch["macos"]
+    wheel_arch = arch.wheel_arch[OS.MACOS]
     dotted = f"{version[0]}.{version[1]}"
     uv = arch.uv.macos
     return Probe(f"macOS {dotted} {wheel_arch}", _family(target).spell(wheel_arch, version),

@@ -166,6 +166,15 @@ def test_the_choices_are_what_the_readers_know() -> None:
     assert {f.policy for f in platforms.families().values()} - {None} == set(POLICIES)
 
 
+def test_the_names_the_code_compares_with_are_the_data_s() -> None:
+    """platforms.OS and platforms.Libc name [os.*] keys and Linux environments that exist; and a
+    member is its string, so a value read from the data compares equal to it."""
+    assert {str(os) for os in platforms.OS} <= set(platforms.systems())
+    assert {str(libc) for libc in platforms.Libc} <= set(platforms.systems()[platforms.OS.LINUX].environments)
+    assert platforms.Triple.parse("x86_64-unknown-linux-musl").libc == platforms.Libc.MUSL
+    assert platforms.Triple.parse("aarch64-apple-darwin").os == platforms.OS.MACOS == "macos"
+
+
 @pytest.fixture
 def broken_platforms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The process's platforms.toml is one with arm_isa for arm-isa, for the length of one test."""
