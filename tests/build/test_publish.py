@@ -694,3 +694,26 @@ def test_release_assets_are_the_files_sums_manifest_and_sboms(release_dist: Path
         document = json.loads((out / sbom).read_text())
         assert document["bomFormat"] == "CycloneDX"
         assert document["metadata"]["component"]["version"] == build_version()
+
+
+def test_publish_needs_only_its_own_requirements() -> None:
+    """`nox -s publish` installs requirements/release.txt alone: what publish --check runs (the
+    release set, PyPI's rules, the dependency check's environments) must not import verify's
+    checkers or the build's tools. It once did (deps took its probes from verify, whose package
+    imports cyclonedx): `publish --check`, release.yml's gate before PyPI, crashed."""
+    absent = ["cyclonedx", "elftools", "macholib", "pefile", "auditwheel", "delocate", "ziglang", "wheel",
+              "commitizen", "check_wheel_contents", "uv", "pypiserver"]
+    program = (
+        "import sys\n"
+        f"for name in {absent!r}:\n"
+        "    sys.modules[name] = None  # importing it raises ImportError\n"
+        "from pathlib import Path\n"
+        "from noetl_build import deps, publish, pypi_rules\n"
+        "from noetl_build.targets import load_matrix\n"
+        f"targets = load_matrix(Path({str(ROOT / 'targets.toml')!r})).targets\n"
+        "print(len(deps.environments(targets)), 'environments')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("environments")
