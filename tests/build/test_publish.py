@@ -516,6 +516,7 @@ def test_publish_check_after_a_publish_stopped_midway(small: SmallRelease, index
     publish.publish(small.layout, small.matrix, repository_url=index.url, allow_dev=True, check_only=True,
                     progress=said.append)
     assert said == [f"ready to publish 4 files of noetl {VERSION} to {index.url}: complete, verified, one version, "
+                    f"one compiler (rustc 1.96.0 (000000000000)), PyPI's upload rules, "
                     f"every dependency a wheel; 1 of them already on {index.simple} with the same sha256"]
     report = json.loads(small.layout.deps_json.read_text())
     assert report["ok"] and f"noetl {VERSION} is not on {index.simple}" in report["note"]
