@@ -97,7 +97,7 @@ class Environment:
 
 def environments(targets: Iterable[Target], pythons: Iterable[tuple[int, int]] | None = None) -> list[Environment]:
     """Every target's machine(s) × every Python (platforms.toml [python] by default)."""
-    from .verify.resolution import probes
+    from .probes import probes
 
     found = []
     pythons = tuple(pythons or python_versions())

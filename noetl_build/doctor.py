@@ -11,7 +11,7 @@ from .errors import BuildError
 from .report import table
 from .runners import runner_for
 from .targets import RunMethod, Target
-from .toolchain import compiler_label, discover, missing_tools, plan
+from .toolchain import discover, missing_tools, plan
 
 # Tools checked besides the per-target ones: name -> what it is for and how to get it
 HOST_TOOLS = {
@@ -50,13 +50,12 @@ def diagnose(targets: Sequence[Target]) -> tuple[list[str], list[DoctorRow]]:
         notes.append(f"{tool}: {path}" if path else f"MISSING {tool}: {why}")
 
     toolchains = plan(targets, matrix=targets)
-    compilers = toolchains.compilers
-    if len(compilers) == 1 and toolchains.shared is not None:
-        notes.append(f"compiler for every target: {compiler_label(compilers[0])} [{toolchains.shared.name}]")
-    elif len(compilers) > 1:
-        notes.append(f"WARNING {len(compilers)} compilers: {', '.join(compiler_label(c) for c in compilers)}; "
-                     "publish refuses a release that mixes them (no one toolchain builds every target here: "
-                     "install one with the standard library's source, apt-get install rust-web-src)")
+    if toolchains.mixed:
+        notes.append(f"WARNING {toolchains.describe()}: publish refuses a release that mixes them (no one "
+                     "toolchain builds every target here: install one with the standard library's source, "
+                     "apt-get install rust-web-src)")
+    elif toolchains.compilers:
+        notes.append(f"compiler for every target: {toolchains.describe()}")
     rows = []
     for target in targets:
         strategy: str  # the toolchain's Strategy, or why there is none

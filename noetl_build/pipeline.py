@@ -22,7 +22,7 @@ from .report import human_size, say, table, unexpected
 from .sbom import build_sbom
 from .source import FALLBACK_EPOCH, source_date_epoch
 from .targets import Target
-from .toolchain import Plan, compiler_label, plan
+from .toolchain import Plan, plan
 from .ui import build_ui
 from .version import build_version
 from .wheelfile import wheel_tags
@@ -125,14 +125,11 @@ def _sweep(targets: Sequence[Target], layout: Layout) -> None:
 
 
 def _say_compilers(toolchains: Plan, count: int) -> None:
-    compilers = toolchains.compilers
-    if len(compilers) == 1:
-        names = sorted({choice.toolchain.name for choice in toolchains.choices.values()})
-        say(f"==> compiler: {compiler_label(compilers[0])} [{', '.join(names)}]")
-    elif len(compilers) > 1:
-        say(f"warning: {len(compilers)} compilers build these {count} targets "
-            f"({', '.join(compiler_label(c) for c in compilers)}): publish refuses a release that mixes them; "
-            "nox -s doctor shows which toolchain each target gets")
+    if toolchains.mixed:
+        say(f"warning: {toolchains.describe()} build these {count} targets: publish refuses a release that "
+            "mixes them; nox -s doctor shows which toolchain each target gets")
+    elif toolchains.compilers:
+        say(f"==> compiler: {toolchains.describe()}")
 
 
 def target_sbom(target: Target, run: Run, compiler: dict[str, str]) -> bytes:

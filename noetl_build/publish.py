@@ -52,6 +52,7 @@ from .files import sha256_file
 from .layout import Layout
 from .procs import capture
 from .targets import Matrix
+from .toolchain import compiler_label
 
 if TYPE_CHECKING:
     from twine.settings import Settings
@@ -70,6 +71,7 @@ class ReleaseSet:
     version: str
     wheels: tuple[Path, ...]  # in targets.toml order
     sdist: Path
+    compiler: str = ""  # the one rustc that compiled every wheel's binary, e.g. "rustc 1.96.0 (ac68faa20c58)"
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -123,8 +125,9 @@ def release_set(
         )
     version = _one_version(list(expected))
     _allowed(version, allow_dev=allow_dev, repository_url=repository_url)
-    dist.one_compiler(wheels, rebuild=REBUILD)
-    release = ReleaseSet(version=version, wheels=tuple(where / e.wheel for e in wheels), sdist=where / sdist.file)
+    compiler = compiler_label(dist.one_compiler(wheels, rebuild=REBUILD))
+    release = ReleaseSet(version=version, wheels=tuple(where / e.wheel for e in wheels), sdist=where / sdist.file,
+                         compiler=compiler)
     # PyPI's own upload rules, file by file, before the first upload (a private index given a
     # development build with --allow-dev takes its local version; everything else is PyPI's)
     pypi_rules.check_release(release.files, real_index=not (allow_dev and not is_pypi(repository_url)))
@@ -212,7 +215,8 @@ def publish(
         present = already_published(release, index)
         _check_dependencies(layout, matrix, release, index)
         there = f"; {len(present)} of them already on {index} with the same sha256" if present else ""
-        progress(f"ready to publish {count} to {url}: complete, verified, one version, every dependency a wheel{there}")
+        progress(f"ready to publish {count} to {url}: complete, verified, one version, one compiler "
+                 f"({release.compiler}), PyPI's upload rules, every dependency a wheel{there}")
         return release
     present = upload(release, url, index_url=index, credentials=credentials,
                      staging=layout.publish_staging if attestations else None, progress=progress)

@@ -57,7 +57,7 @@ from .publish import SKIPPING, UPLOADING, ReleaseSet, publish, release_set
 from .report import table
 from .targets import Matrix, Target
 from .tool_installs import tool_installs
-from .verify.resolution import PYTHON
+from .probes import PYTHON
 
 WHEELHOUSE_REQUIREMENTS = "wheelhouse.txt"
 START_SECONDS = 30  # the index must answer within this
@@ -533,7 +533,7 @@ class InstallerChoice:
 def _select(index: LocalIndex, target: Target, wheel: Path, release: ReleaseSet, downloads: Path, work: Path,
             progress: Progress) -> InstallerChoice:
     """pip and uv, asked as a machine of the target's platform, take exactly its wheel."""
-    from .verify.resolution import probes
+    from .probes import probes
 
     progress(f"==> {target.name}: pip and uv choose from the index")
     asked = probes(target)

@@ -78,9 +78,11 @@ class Toolchain:
         """Whether this is rustc ``release`` ("1.95" matches 1.95.x; "1.95.0" only itself)."""
         return self.release == release or self.release.startswith(release + ".")
 
+    def _std_rlibs(self, rust_target: str) -> list[Path]:
+        return list((self.sysroot / "lib" / "rustlib" / rust_target / "lib").glob("libstd-*.rlib"))
+
     def has_std(self, rust_target: str) -> bool:
-        lib = self.sysroot / "lib" / "rustlib" / rust_target / "lib"
-        return any(lib.glob("libstd-*.rlib"))
+        return bool(self._std_rlibs(rust_target))
 
     def clean_std(self, rust_target: str) -> bool:
         """Whether the prebuilt std for ``rust_target`` is usable as is: it does not name this
@@ -89,15 +91,13 @@ class Toolchain:
         panic locations), which no --remap-path-prefix of ours reaches (measured: rustc remaps
         the paths it compiles, not those an rlib brings), so its binaries would fail verify's
         build-paths check: such a toolchain builds std itself (build-std) instead."""
-        lib = self.sysroot / "lib" / "rustlib" / rust_target / "lib"
-        return self.has_std(rust_target) and not any(
-            _names(rlib, str(self.std_source.resolve())) for rlib in lib.glob("libstd-*.rlib"))
+        rlibs = self._std_rlibs(rust_target)
+        return bool(rlibs) and not any(_names(rlib, str(self.std_source.resolve())) for rlib in rlibs)
 
     @property
     def objcopy(self) -> Path | None:
         """The `rust-objcopy` this toolchain ships, else a stand-in from PATH, else None."""
-        host = next((l.split()[1] for l in self.verbose_version.splitlines() if l.startswith("host:")), "")
-        own = self.sysroot / "lib" / "rustlib" / host / "bin" / "rust-objcopy"
+        own = self.sysroot / "lib" / "rustlib" / self._field("host") / "bin" / "rust-objcopy"
         if own.is_file():
             return own
         found = first_on_path(OBJCOPY_STAND_INS)
@@ -251,6 +251,19 @@ class Plan:
             compiler = choice.toolchain.compiler
             seen.setdefault((compiler["rustc"], compiler["commit-hash"]), compiler)
         return list(seen.values())
+
+    @property
+    def mixed(self) -> bool:
+        return len(self.compilers) > 1
+
+    def describe(self) -> str:
+        """"rustc 1.96.0 (ac68faa20c58) [system:/usr/bin/rustc]" for one compiler; for several,
+        "2 compilers (rustc 1.95.0 (...), rustc 1.96.0 (...))"; "" when no target has one."""
+        compilers = self.compilers
+        if len(compilers) > 1:
+            return f"{len(compilers)} compilers ({', '.join(compiler_label(c) for c in compilers)})"
+        names = sorted({choice.toolchain.name for choice in self.choices.values()})
+        return f"{compiler_label(compilers[0])} [{', '.join(names)}]" if compilers else ""
 
 
 def plan(

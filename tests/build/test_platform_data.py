@@ -18,7 +18,7 @@ from noetl_build.errors import ConfigError
 from noetl_build.targets import parse_matrix
 from noetl_build.verify.checks_binary import check_arch, check_glibc, check_libraries
 from noetl_build.verify.claim import claim_of
-from noetl_build.verify.resolution import probes
+from noetl_build.probes import probes
 from noetl_build.verify.results import FAIL, PASS
 
 from ..verify.fakes import context, elf

@@ -516,6 +516,7 @@ def test_publish_check_after_a_publish_stopped_midway(small: SmallRelease, index
     publish.publish(small.layout, small.matrix, repository_url=index.url, allow_dev=True, check_only=True,
                     progress=said.append)
     assert said == [f"ready to publish 4 files of noetl {VERSION} to {index.url}: complete, verified, one version, "
+                    f"one compiler (rustc 1.96.0 (000000000000)), PyPI's upload rules, "
                     f"every dependency a wheel; 1 of them already on {index.simple} with the same sha256"]
     report = json.loads(small.layout.deps_json.read_text())
     assert report["ok"] and f"noetl {VERSION} is not on {index.simple}" in report["note"]
@@ -694,3 +695,26 @@ def test_release_assets_are_the_files_sums_manifest_and_sboms(release_dist: Path
         document = json.loads((out / sbom).read_text())
         assert document["bomFormat"] == "CycloneDX"
         assert document["metadata"]["component"]["version"] == build_version()
+
+
+def test_publish_needs_only_its_own_requirements() -> None:
+    """`nox -s publish` installs requirements/release.txt alone: what publish --check runs (the
+    release set, PyPI's rules, the dependency check's environments) must not import verify's
+    checkers or the build's tools. It once did (deps took its probes from verify, whose package
+    imports cyclonedx): `publish --check`, release.yml's gate before PyPI, crashed."""
+    absent = ["cyclonedx", "elftools", "macholib", "pefile", "auditwheel", "delocate", "ziglang", "wheel",
+              "commitizen", "check_wheel_contents", "uv", "pypiserver"]
+    program = (
+        "import sys\n"
+        f"for name in {absent!r}:\n"
+        "    sys.modules[name] = None  # importing it raises ImportError\n"
+        "from pathlib import Path\n"
+        "from noetl_build import deps, publish, pypi_rules\n"
+        "from noetl_build.targets import load_matrix\n"
+        f"targets = load_matrix(Path({str(ROOT / 'targets.toml')!r})).targets\n"
+        "print(len(deps.environments(targets)), 'environments')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("environments")

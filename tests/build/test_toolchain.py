@@ -164,3 +164,16 @@ def test_a_release_is_matched_by_its_prefix(tmp_path: Path) -> None:
     assert toolchain.matches("1.95") and toolchain.matches("1.95.0")
     assert not toolchain.matches("1.9") and not toolchain.matches("1.95.1")
 
+
+
+def test_the_plan_describes_its_compilers(tmp_path: Path, targets: dict) -> None:
+    rustup = fake_toolchain(tmp_path, "stable", std=(HOST,), release="1.95.0", commit="5" * 40)
+    debian = fake_toolchain(tmp_path, "debian", std=(HOST,), source=True)
+    everything = list(targets.values())
+    one = plan(everything, matrix=everything, toolchains=(rustup, debian))
+    assert not one.mixed and one.describe() == "rustc 1.96.0 (ac68faa20c58) [rustup:debian]"
+    macos = fake_toolchain(tmp_path, "macos", std=("x86_64-apple-darwin",))
+    two = plan([targets[HOST], targets["x86_64-apple-darwin"]], toolchains=(rustup, macos))
+    assert two.mixed
+    assert two.describe() == "2 compilers (rustc 1.95.0 (555555555555), rustc 1.96.0 (ac68faa20c58))"
+    assert plan([targets["aarch64-apple-darwin"]], toolchains=(rustup,)).describe() == ""

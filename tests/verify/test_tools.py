@@ -17,7 +17,7 @@ from noetl_build.targets import load_matrix
 from noetl_build.verify import delocate
 from noetl_build.verify.auditwheel import judge
 from noetl_build.verify.render import render, to_json, write_json
-from noetl_build.verify.resolution import probes
+from noetl_build.probes import probes
 from noetl_build.verify.results import FAIL, PASS, Report, WheelReport, failed, passed, skipped
 from noetl_build.verify.subjects import infer_target, select
 from tests.conftest import ROOT
