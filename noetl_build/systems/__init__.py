@@ -2,7 +2,9 @@
 
 platforms.toml's [os.*] table holds an OS's facts (its name, rust-os, format, zig-os, ...); the
 class registered here under the same key holds what cannot be data: how zig spells a target, the
-deployment variable, the installers' probes, how its binaries are checked, what else it needs.
+deployment variable, the tools it needs, the installers' probes, the machine names Python reports
+there, the OS/ABI its ELF binaries carry. Nothing here imports verify: compile's cache key covers
+every module compile imports (fingerprint.code_digest), and an edit to a check rebuilds nothing.
 platforms.load_platforms pairs each table with its class and refuses a table with none, so a new
 OS never falls through to Linux's answers. Adding one is a table and a class (docs/architecture.md,
 "Add an operating system").
@@ -18,14 +20,15 @@ if TYPE_CHECKING:
     from ..probes import Probe
     from ..targets import Target
     from ..toolchain import ToolchainChoice
-    from ..verify.binary import BinaryFacts
-    from ..verify.claim import Claim
 
 
 class OsFamily(Protocol):
     """One operating system: its platforms.toml facts and the behaviour that differs per OS."""
 
     key: ClassVar[str]  # its [os.*] key
+    # the ELF OS/ABI values (e_ident[EI_OSABI], pyelftools' names) its binaries carry, which
+    # verify's arch check holds an ELF to; () for an OS whose binaries are not ELF
+    elf_osabi: ClassVar[tuple[str, ...]]
 
     def __init__(self, facts: System) -> None: ...
 
@@ -52,10 +55,6 @@ class OsFamily(Protocol):
 
     def machine(self, arch: Arch) -> str | None:
         """What platform.machine() says on this OS on ``arch`` (PEP 508's platform_machine)."""
-        ...
-
-    def binary_problem(self, facts: BinaryFacts, claim: Claim, target: Target | None) -> str:
-        """Why a binary of the OS's format is not one for ``claim`` (architecture, ABI, OS); "" if it is."""
         ...
 
     def debian_userland(self, triple: Triple) -> bool:

@@ -12,12 +12,7 @@ from . import register
 if TYPE_CHECKING:
     from ..targets import Target
     from ..toolchain import ToolchainChoice
-    from ..verify.binary import BinaryFacts
-    from ..verify.claim import Claim
 
-# What a Linux ELF's e_ident[EI_OSABI] says (pyelftools' names): SYSV (0) as linkers write it, GNU
-# (3, ELFOSABI_LINUX) where the binary uses GNU extensions such as IFUNC.
-ELF_OSABI = ("ELFOSABI_SYSV", "ELFOSABI_LINUX")
 OLDEST_GLIBC, OLDEST_MUSL = (2, 17), (1, 2)  # a target's probe when it gives no minimum
 
 
@@ -25,6 +20,9 @@ OLDEST_GLIBC, OLDEST_MUSL = (2, 17), (1, 2)  # a target's probe when it gives no
 @dataclass(frozen=True)
 class Linux:
     key: ClassVar[str] = OS.LINUX
+    # e_ident[EI_OSABI] (pyelftools' names): SYSV (0) as linkers write it, GNU (3, ELFOSABI_LINUX)
+    # where the binary uses GNU extensions such as IFUNC
+    elf_osabi: ClassVar[tuple[str, ...]] = ("ELFOSABI_SYSV", "ELFOSABI_LINUX")
     facts: System
 
     def zig_target(self, target: Target) -> str:
@@ -66,11 +64,6 @@ class Linux:
 
     def machine(self, arch: Arch) -> str | None:
         return arch.wheel_arch.get(self.key)
-
-    def binary_problem(self, facts: BinaryFacts, claim: Claim, target: Target | None) -> str:
-        from ..verify.checks_binary import elf_problem  # verify's readers: only verify asks
-
-        return elf_problem(facts, claim, target, ELF_OSABI)
 
     def debian_userland(self, triple: Triple) -> bool:
         """glibc only: userlands.toml's roots are Debian releases."""

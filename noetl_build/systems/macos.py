@@ -12,8 +12,6 @@ from . import register
 if TYPE_CHECKING:
     from ..targets import Target
     from ..toolchain import ToolchainChoice
-    from ..verify.binary import BinaryFacts
-    from ..verify.claim import Claim
 
 OLDEST_MACOS = (10, 12)  # a target's probe when it gives no minimum
 
@@ -22,6 +20,7 @@ OLDEST_MACOS = (10, 12)  # a target's probe when it gives no minimum
 @dataclass(frozen=True)
 class MacOS:
     key: ClassVar[str] = OS.MACOS
+    elf_osabi: ClassVar[tuple[str, ...]] = ()
     facts: System
 
     def zig_target(self, target: Target) -> str:
@@ -52,11 +51,6 @@ class MacOS:
 
     def machine(self, arch: Arch) -> str | None:
         return arch.wheel_arch.get(self.key)
-
-    def binary_problem(self, facts: BinaryFacts, claim: Claim, target: Target | None) -> str:
-        from ..verify.checks_binary import macho_problem  # verify's readers: only verify asks
-
-        return macho_problem(facts, claim)
 
     def debian_userland(self, triple: Triple) -> bool:
         return False

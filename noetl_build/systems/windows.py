@@ -12,14 +12,13 @@ from . import register
 if TYPE_CHECKING:
     from ..targets import Target
     from ..toolchain import ToolchainChoice
-    from ..verify.binary import BinaryFacts
-    from ..verify.claim import Claim
 
 
 @register
 @dataclass(frozen=True)
 class Windows:
     key: ClassVar[str] = OS.WINDOWS
+    elf_osabi: ClassVar[tuple[str, ...]] = ()
     facts: System
 
     def zig_target(self, target: Target) -> str:
@@ -41,11 +40,6 @@ class Windows:
     def machine(self, arch: Arch) -> str | None:
         """platform.machine() on Windows is not the wheel-arch: AMD64, x86, ARM64."""
         return arch.windows_machine
-
-    def binary_problem(self, facts: BinaryFacts, claim: Claim, target: Target | None) -> str:
-        from ..verify.checks_binary import pe_problem  # verify's readers: only verify asks
-
-        return pe_problem(facts, claim)
 
     def debian_userland(self, triple: Triple) -> bool:
         return False

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from ..platforms import Arch, Libc, arches, os_families, systems
 from ..targets import Target
-from .binary import BinaryFacts, ElfFacts, MachoFacts, PeFacts
+from .binary import ElfFacts, MachoFacts, PeFacts
 from .claim import Claim, dotted
 from .context import Context
 from .results import Verdict, check, fail, ok
 
 @check("arch")
 def check_arch(ctx: Context) -> Verdict:
-    """Executable format and architecture match the tags, as the OS's class holds them: ELF
-    OS/ABI, machine/class/endianness/float ABI, every Mach-O slice (both for universal2), PE machine."""
+    """Executable format and architecture match the tags: ELF OS/ABI (the OS class's),
+    machine/class/endianness/float ABI, every Mach-O slice (both for universal2), PE machine."""
     claim, facts = ctx.claim, ctx.facts
     if claim is None:
         return fail(ctx.claim_problem)
@@ -21,7 +21,7 @@ def check_arch(ctx: Context) -> Verdict:
     want_format = systems()[claim.os].format
     if facts.format != want_format:
         return fail(f"{ctx.binary_member} is {facts.describe()}, but a {claim.family.name} wheel needs {want_format}")
-    problem = os_families()[claim.os].binary_problem(facts, claim, ctx.target)
+    problem = _arch_problem(facts, claim, ctx.target)
     if problem:
         return fail(f"{ctx.binary_member} is {facts.describe()}: {problem}")
     level = ""
@@ -31,43 +31,29 @@ def check_arch(ctx: Context) -> Verdict:
     return ok(f"{facts.describe()}{level}, as {claim.wheel_arch} needs")
 
 
-# How each format's binary is held to a claim, for the OS classes' binary_problem (noetl_build/systems/).
-def elf_problem(facts: BinaryFacts, claim: Claim, target: Target | None, osabis: tuple[str, ...]) -> str:
-    """An ELF binary of an OS whose binaries say one of ``osabis`` (e_ident[EI_OSABI]): that OS/ABI,
-    then machine, class and endianness, ARM float ABI and instruction set."""
-    if not isinstance(facts, ElfFacts):
-        return f"{claim.wheel_arch} needs ELF"
-    if facts.osabi not in osabis:
-        return f"OS/ABI {facts.osabi}, but a {systems()[claim.os].name} binary says {' or '.join(osabis)}"
+def _arch_problem(facts: ElfFacts | MachoFacts | PeFacts, claim: Claim, target: Target | None) -> str:
     arch = claim.arch
-    if facts.machine != arch.elf_machine:
-        return f"{claim.wheel_arch} needs {arch.elf_machine}"
-    if facts.elf_class != arch.elf_class or facts.endian != arch.endian:
-        return f"{claim.wheel_arch} needs {arch.elf_class}-bit {arch.endian}-endian"
-    if facts.machine == "EM_ARM":
-        want_hard = target.triple.hard_float if target else True
-        if facts.hard_float != want_hard:
-            return f"{target.name if target else claim.wheel_arch} needs the " + (
-                "hard-float" if want_hard else "soft-float") + " EABI"
-        if arch.arm_isa:
-            return _arm_isa_problem(dict(facts.arm), arch.arm_isa, claim.wheel_arch)
-    return ""
-
-
-def macho_problem(facts: BinaryFacts, claim: Claim) -> str:
-    """A Mach-O binary: one slice per architecture the claim's holds (two for universal2)."""
-    if not isinstance(facts, MachoFacts):
-        return f"{claim.wheel_arch} needs Mach-O"
-    want = sorted(a.macho_cpu or a.name for a in claim.slices)
-    have = sorted(s.cpu for s in facts.slices)
-    return "" if have == want else f"{claim.wheel_arch} needs {' + '.join(want)}"
-
-
-def pe_problem(facts: BinaryFacts, claim: Claim) -> str:
-    """A PE binary: its machine."""
-    if not isinstance(facts, PeFacts):
-        return f"{claim.wheel_arch} needs PE"
-    return "" if facts.machine == claim.arch.pe_machine else f"{claim.wheel_arch} needs {claim.arch.pe_machine}"
+    if isinstance(facts, ElfFacts):
+        osabi = os_families()[claim.os].elf_osabi  # which OS an ELF is for: its OS class says
+        if facts.osabi not in osabi:
+            return f"OS/ABI {facts.osabi}, but a {systems()[claim.os].name} binary says {' or '.join(osabi)}"
+        if facts.machine != arch.elf_machine:
+            return f"{claim.wheel_arch} needs {arch.elf_machine}"
+        if facts.elf_class != arch.elf_class or facts.endian != arch.endian:
+            return f"{claim.wheel_arch} needs {arch.elf_class}-bit {arch.endian}-endian"
+        if facts.machine == "EM_ARM":
+            want_hard = target.triple.hard_float if target else True
+            if facts.hard_float != want_hard:
+                return f"{target.name if target else claim.wheel_arch} needs the " + (
+                    "hard-float" if want_hard else "soft-float") + " EABI"
+            if arch.arm_isa:
+                return _arm_isa_problem(dict(facts.arm), arch.arm_isa, claim.wheel_arch)
+        return ""
+    if isinstance(facts, MachoFacts):
+        want = sorted(a.macho_cpu or a.name for a in claim.slices)
+        have = sorted(s.cpu for s in facts.slices)
+        return "" if have == want else f"{claim.wheel_arch} needs {' + '.join(want)}"
+    return "" if facts.machine == arch.pe_machine else f"{claim.wheel_arch} needs {arch.pe_machine}"
 
 
 # What an ARM instruction-set level allows in .ARM.attributes, in the ARM ELF ABI's values:

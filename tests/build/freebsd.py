@@ -17,13 +17,10 @@ import pytest
 from noetl_build import platforms, systems
 from noetl_build.platforms import Arch, System, Triple, arches
 from noetl_build.probes import Probe, tag_family
-from noetl_build.verify.checks_binary import elf_problem
 
 if TYPE_CHECKING:
     from noetl_build.targets import Target
     from noetl_build.toolchain import ToolchainChoice
-    from noetl_build.verify.binary import BinaryFacts
-    from noetl_build.verify.claim import Claim
 
 OS_TABLE = '''
 [os.freebsd]
@@ -55,6 +52,7 @@ class FreeBSD:
     """FreeBSD: ELF binaries branded ELFOSABI_FREEBSD; uv has no name for its machines."""
 
     key: ClassVar[str] = "freebsd"
+    elf_osabi: ClassVar[tuple[str, ...]] = ("ELFOSABI_FREEBSD",)  # what brandelf(1) writes
     facts: System
 
     def zig_target(self, target: Target) -> str:
@@ -73,9 +71,6 @@ class FreeBSD:
 
     def machine(self, arch: Arch) -> str | None:
         return arch.wheel_arch.get(self.key)
-
-    def binary_problem(self, facts: BinaryFacts, claim: Claim, target: Target | None) -> str:
-        return elf_problem(facts, claim, target, ("ELFOSABI_FREEBSD",))
 
     def debian_userland(self, triple: Triple) -> bool:
         return False
