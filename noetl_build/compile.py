@@ -16,7 +16,7 @@ from .errors import BuildError, ToolchainError
 from .files import EXEC_MODE, atomic_copy, atomic_output, sha256_file
 from .fingerprint import Stamp, code_digest, digest, files_under
 from .layout import Layout
-from .platforms import OS, Triple, arches
+from .platforms import Triple, arches
 from .procs import output, run
 from .targets import Target
 from .toolchain import BUILD_STD_CRATES, BUILD_STD_FEATURES, Strategy, ToolchainChoice, find_lipo, missing_tools
@@ -87,17 +87,8 @@ class ZigTools:
 
 
 def zig_target(target: Target) -> str:
-    """The target as `zig cc -target` spells it, e.g. powerpc64le-linux-gnu.2.19."""
-    arch = arches()[target.triple.arch].zig_arch
-    system = target.triple.system.zig_os
-    if target.triple.os == OS.MACOS:
-        return f"{arch}-{system}"
-    if target.triple.os == OS.WINDOWS:
-        return f"{arch}-{system}-gnu"
-    abi = target.triple.abi or ""
-    glibc = target.linked_glibc
-    suffix = f".{glibc[0]}.{glibc[1]}" if glibc else ""
-    return f"{arch}-{system}-{abi}{suffix}"
+    """The target as `zig cc -target` spells it, e.g. powerpc64le-linux-gnu.2.19 (its OS class's spelling)."""
+    return target.triple.os_family.zig_target(target)
 
 
 def _cargo_home() -> Path:
@@ -204,8 +195,7 @@ def build_environment(
     if choice.strategy == Strategy.BUILD_STD:
         env.update(RUSTC_BOOTSTRAP="1", CARGO_UNSTABLE_BUILD_STD=BUILD_STD_CRATES,
                    CARGO_UNSTABLE_BUILD_STD_FEATURES=BUILD_STD_FEATURES)
-    if target.macos:
-        env["MACOSX_DEPLOYMENT_TARGET"] = "{}.{}".format(*target.macos)
+    env.update(target.triple.os_family.deployment_env(target))
     env.update(dict(target.env))
     return env
 

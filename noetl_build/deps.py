@@ -55,7 +55,7 @@ from packaging.version import InvalidVersion, Version
 
 from .errors import ReleaseError
 from .files import atomic_write_text
-from .platforms import OS, arches, python_versions
+from .platforms import arches, python_versions
 from .report import table
 from .targets import Target
 
@@ -113,7 +113,7 @@ def _probe_arch(target: Target, platform: str) -> str:
     """The architecture (platforms.toml key) a probe's platform tag is for: a slice of a fat target."""
     arch = arches()[target.triple.arch]
     for name in arch.slices:
-        if platform.endswith("_" + arches()[name].wheel_arch[OS.MACOS]):
+        if platform.endswith("_" + arches()[name].wheel_arch[target.triple.os]):
             return name
     return arch.name
 
@@ -128,7 +128,7 @@ def _environment(target: Target, machine: str, platform: str, arch_name: str, py
     full = f"{python[0]}.{python[1]}.0"
     markers = {
         **system.markers,
-        "platform_machine": arches()[arch_name].machine(system.key) or "",
+        "platform_machine": target.triple.os_family.machine(arches()[arch_name]) or "",
         "platform_release": "", "platform_version": "",
         "python_version": f"{python[0]}.{python[1]}", "python_full_version": full,
         "implementation_name": "cpython", "implementation_version": full,

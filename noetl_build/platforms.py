@@ -2,7 +2,9 @@
 
 Everything that differs per OS, libc or architecture is a row of platforms.toml; this module
 reads it into small frozen values and answers the questions the build and verify ask of them
-(which family a tag is, which minimum-version key a triple needs, how zig or uv spell it).
+(which family a tag is, which minimum-version key a triple needs, how zig or uv spell it). What
+an OS does that data cannot say is its class in noetl_build/systems/, paired with its [os.*]
+table here (``Triple.os_family``).
 """
 
 from __future__ import annotations
@@ -13,18 +15,22 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 from .files import read_toml
 from .platforms_schema import check_platforms
 
+if TYPE_CHECKING:
+    from .systems import OsFamily
+
 PLATFORMS_FILE = Path(__file__).with_name("platforms.toml")
 
 
 class OS(StrEnum):
-    """The operating systems the code names (each an [os.*] key, its string). The set of OSes is
-    the data's: a triple's ``os`` is any [os.*] key; these are the ones code still compares with."""
+    """The operating systems the code names (each an [os.*] key, its string): the keys of the OS
+    classes in noetl_build/systems/. The set of OSes is the data's: a triple's ``os`` is any
+    [os.*] key that has a class; no code outside systems/ compares with these."""
 
     LINUX = "linux"
     MACOS = "macos"
@@ -83,11 +89,7 @@ class Arch:
     zig_arch: str = ""
     arm_isa: str | None = None  # v6, v7: the newest ARM instruction set the binary may use
     uv: UvNames = field(default_factory=lambda: UvNames())
-    windows_machine: str | None = None  # platform.machine() on Windows: AMD64, x86, ARM64
-
-    def machine(self, os_key: str) -> str | None:
-        """What platform.machine() says on ``os_key`` (PEP 508's platform_machine)."""
-        return self.windows_machine if os_key == OS.WINDOWS else self.wheel_arch.get(os_key)
+    windows_machine: str | None = None  # platform.machine() on Windows: AMD64, x86, ARM64 (OsFamily.machine)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,7 +110,7 @@ class Triple:
 
     text: str
     arch: str
-    os: str  # an [os.*] key: OS.LINUX, OS.MACOS, OS.WINDOWS
+    os: str  # an [os.*] key (linux, macos, windows), which has its class in systems/
     libc: str | None  # the environment it starts with: Libc.GNU / Libc.MUSL on Linux, gnu / gnullvm / msvc on Windows
     abi: str | None  # e.g. "gnueabihf"
 
@@ -138,6 +140,11 @@ class Triple:
         return systems()[self.os]
 
     @property
+    def os_family(self) -> OsFamily:
+        """Its OS's class (noetl_build/systems/): what differs per OS beyond the data."""
+        return os_families()[self.os]
+
+    @property
     def exe_suffix(self) -> str:
         return self.system.exe_suffix
 
@@ -147,6 +154,7 @@ class PlatformData:
     """platforms.toml, checked and read: every table as a typed, frozen value."""
 
     systems: dict[str, System]
+    os_families: dict[str, OsFamily]  # each [os.*] table with its class (noetl_build/systems/)
     families: dict[str, Family]
     arches: dict[str, Arch]
     python_versions: tuple[tuple[int, int], ...]
@@ -161,6 +169,10 @@ def _data() -> PlatformData:
 @cache
 def systems() -> dict[str, System]:
     return _data().systems
+
+
+def os_families() -> dict[str, OsFamily]:
+    return _data().os_families
 
 
 @cache
@@ -295,12 +307,24 @@ def load_platforms(path: Path) -> PlatformData:
     data = read_toml(path, what="facts about operating systems, tag families and architectures", error=ConfigError)
     check_platforms(data, path.name)
     uv_glibc = data["installers"]["uv"]["gnu-glibc"]
+    systems = {key: _system(key, facts) for key, facts in data["os"].items()}
     return PlatformData(
-        systems={key: _system(key, facts) for key, facts in data["os"].items()},
+        systems=systems,
+        os_families={key: _os_class(key, path.name)(system) for key, system in systems.items()},
         families={name: _family(name, facts) for name, facts in data["family"].items()},
         arches={name: _arch(name, facts, uv_glibc) for name, facts in data["arch"].items()},
         python_versions=tuple(parse_version(v) for v in data["python"]["versions"]),
     )
+
+
+def _os_class(key: str, file: str) -> type[OsFamily]:
+    """The class registered for the [os.<key>] table; ConfigError in one line if none is."""
+    from .systems import CLASSES  # its classes read this module's values
+
+    if key not in CLASSES:
+        raise ConfigError(f"{file}: [os.{key}]: no OS class for '{key}': register one in noetl_build/systems/ "
+                          "(docs/architecture.md, \"Add an operating system\")")
+    return CLASSES[key]
 
 
 def _system(key: str, facts: dict[str, Any]) -> System:

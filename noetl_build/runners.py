@@ -7,6 +7,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import systems
 from .procs import first_on_path
 from .targets import RunMethod, Target
 
@@ -31,8 +32,8 @@ class Runner:
 
 def runner_for(target: Target) -> Runner:
     if target.run == RunMethod.NATIVE:
-        host = HOST_ARCH.get(platform.machine())
-        if platform.system() != "Linux" or host != target.triple.arch:
+        host, host_os = HOST_ARCH.get(platform.machine()), systems.host()
+        if host_os is None or host_os.key != target.triple.os or host != target.triple.arch:
             return Runner(RunMethod.NATIVE, missing=f"this host is {platform.system()} {platform.machine()}")
         return Runner(RunMethod.NATIVE)
     if target.run == RunMethod.QEMU:

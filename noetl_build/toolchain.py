@@ -23,7 +23,6 @@ from functools import cache
 from pathlib import Path
 
 from .errors import ToolchainError
-from .platforms import OS
 from .procs import first_on_path, output
 from .targets import Target
 
@@ -305,9 +304,7 @@ def plan(
 
 def missing_tools(target: Target, choice: ToolchainChoice) -> list[str]:
     """What else the chosen toolchain needs for this target that is not on this host."""
-    missing = []
-    if target.triple.os == OS.MACOS and choice.toolchain.objcopy is None:
-        missing.append("rust-objcopy or llvm-objcopy, to strip Apple binaries (apt-get install llvm-15)")
+    missing = target.triple.os_family.missing_tools(target, choice)
     if len(target.rust_targets) > 1 and find_lipo() is None:
         missing.append("llvm-lipo, to join the slices of a universal binary (apt-get install llvm-15)")
     return missing

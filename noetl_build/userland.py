@@ -44,7 +44,7 @@ from .errors import ConfigError, ReleaseError, ToolchainError, did_you_mean, pri
 from .files import atomic_write_text
 from .fingerprint import Stamp, digest
 from .layout import Layout
-from .platforms import OS, Libc, arches
+from .platforms import arches
 from .procs import Captured, capture, output
 from .report import table
 from .targets import Matrix, Target
@@ -119,7 +119,7 @@ class Recipes:
 
     def for_target(self, target: Target) -> Userland | None:
         triple = target.triple
-        if triple.os != OS.LINUX or triple.libc != Libc.GNU:
+        if not triple.os_family.debian_userland(triple):
             return None
         return self.userlands.get(triple.arch)
 

@@ -31,6 +31,7 @@ class ElfFacts:
     glibc: tuple[int, ...] | None  # highest GLIBC_x.y[.z] symbol version needed
     arm: tuple[tuple[str, int], ...] = ()  # ARM: the aeabi .ARM.attributes (TAG_CPU_ARCH, ...)
     compilers: tuple[str, ...] = ()  # .comment's "rustc version 1.96.0 (ac68faa20 2026-05-25)" lines
+    osabi: str = "ELFOSABI_SYSV"  # e_ident[EI_OSABI] as pyelftools names it: the OS the binary is for
 
     format = "ELF"
 
@@ -150,6 +151,7 @@ def _elf(path: Path) -> ElfFacts:
             glibc=max(glibc) if glibc else None,
             arm=tuple(arm),
             compilers=tuple(dict.fromkeys(comments)),
+            osabi=str(elf["e_ident"]["EI_OSABI"]),
         )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..platforms import OS, Arch, Libc, arches, systems
+from ..platforms import Arch, Libc, arches, os_families, systems
+from ..targets import Target
 from .binary import ElfFacts, MachoFacts, PeFacts
 from .claim import Claim, dotted
 from .context import Context
@@ -10,8 +11,8 @@ from .results import Verdict, check, fail, ok
 
 @check("arch")
 def check_arch(ctx: Context) -> Verdict:
-    """Executable format and architecture match the tags: ELF machine/class/endianness/float
-    ABI, every Mach-O slice (both for universal2), PE machine."""
+    """Executable format and architecture match the tags: ELF OS/ABI (the OS class's),
+    machine/class/endianness/float ABI, every Mach-O slice (both for universal2), PE machine."""
     claim, facts = ctx.claim, ctx.facts
     if claim is None:
         return fail(ctx.claim_problem)
@@ -20,7 +21,7 @@ def check_arch(ctx: Context) -> Verdict:
     want_format = systems()[claim.os].format
     if facts.format != want_format:
         return fail(f"{ctx.binary_member} is {facts.describe()}, but a {claim.family.name} wheel needs {want_format}")
-    problem = _arch_problem(facts, claim, ctx)
+    problem = _arch_problem(facts, claim, ctx.target)
     if problem:
         return fail(f"{ctx.binary_member} is {facts.describe()}: {problem}")
     level = ""
@@ -30,17 +31,20 @@ def check_arch(ctx: Context) -> Verdict:
     return ok(f"{facts.describe()}{level}, as {claim.wheel_arch} needs")
 
 
-def _arch_problem(facts: ElfFacts | MachoFacts | PeFacts, claim: Claim, ctx: Context) -> str:
+def _arch_problem(facts: ElfFacts | MachoFacts | PeFacts, claim: Claim, target: Target | None) -> str:
     arch = claim.arch
     if isinstance(facts, ElfFacts):
+        osabi = os_families()[claim.os].elf_osabi  # which OS an ELF is for: its OS class says
+        if facts.osabi not in osabi:
+            return f"OS/ABI {facts.osabi}, but a {systems()[claim.os].name} binary says {' or '.join(osabi)}"
         if facts.machine != arch.elf_machine:
             return f"{claim.wheel_arch} needs {arch.elf_machine}"
         if facts.elf_class != arch.elf_class or facts.endian != arch.endian:
             return f"{claim.wheel_arch} needs {arch.elf_class}-bit {arch.endian}-endian"
         if facts.machine == "EM_ARM":
-            want_hard = ctx.target.triple.hard_float if ctx.target else True
+            want_hard = target.triple.hard_float if target else True
             if facts.hard_float != want_hard:
-                return f"{ctx.target.name if ctx.target else claim.wheel_arch} needs the " + (
+                return f"{target.name if target else claim.wheel_arch} needs the " + (
                     "hard-float" if want_hard else "soft-float") + " EABI"
             if arch.arm_isa:
                 return _arm_isa_problem(dict(facts.arm), arch.arm_isa, claim.wheel_arch)
@@ -140,7 +144,7 @@ def check_musl(ctx: Context) -> Verdict | None:
 def check_macos_min(ctx: Context) -> Verdict | None:
     """macOS: every slice's minimum OS is at most the tag's (arm64 starts at 11.0 anyway)."""
     claim = ctx.claim
-    if claim is None or claim.os != OS.MACOS:
+    if claim is None or systems()[claim.os].format != MachoFacts.format:
         return None
     facts = ctx.facts
     if not isinstance(facts, MachoFacts):
@@ -148,10 +152,10 @@ def check_macos_min(ctx: Context) -> Verdict | None:
     tag_version = claim.version or (0, 0)
     problems, seen = [], []
     for slice_ in facts.slices:
-        arch = _slice_arch(slice_.cpu)
+        arch = _slice_arch(slice_.cpu, claim.os)
         floor = arch.min_macos if arch else None
         allowed = max(tag_version, floor) if floor else tag_version
-        name = arch.wheel_arch[OS.MACOS] if arch else slice_.cpu
+        name = arch.wheel_arch[claim.os] if arch else slice_.cpu
         if slice_.minos is None:
             problems.append(f"{name} slice has no LC_BUILD_VERSION or LC_VERSION_MIN_MACOSX")
         elif slice_.minos > allowed:
@@ -162,9 +166,9 @@ def check_macos_min(ctx: Context) -> Verdict | None:
     return ok(f"minimum macOS {', '.join(seen)}; tag says {dotted(tag_version)}")
 
 
-def _slice_arch(cpu: str) -> Arch | None:
+def _slice_arch(cpu: str, os_key: str) -> Arch | None:
     """The architecture of a Mach-O slice (its min-macos: arm64 exists from 11.0 on)."""
-    return next((arch for arch in arches().values() if arch.macho_cpu == cpu and OS.MACOS in arch.wheel_arch), None)
+    return next((arch for arch in arches().values() if arch.macho_cpu == cpu and os_key in arch.wheel_arch), None)
 
 
 @check("codesign")
@@ -172,7 +176,7 @@ def check_codesign(ctx: Context) -> Verdict | None:
     """arm64 macOS kills unsigned code: every arm64 slice carries LC_CODE_SIGNATURE, and its
     CodeDirectory's page hashes match the pages (nothing changed the file after signing)."""
     facts = ctx.facts
-    if not isinstance(facts, MachoFacts) or ctx.claim is None or ctx.claim.os != OS.MACOS:
+    if not isinstance(facts, MachoFacts) or ctx.claim is None or systems()[ctx.claim.os].format != MachoFacts.format:
         return None
     arm = [s for s in facts.slices if s.cpu == "ARM64"]
     if not arm:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from packaging.tags import sys_tags
 
-from ..platforms import OS, Arch, arches
+from .. import systems
+from ..platforms import Arch, arches
 from ..procs import Captured, capture
 from ..runners import Runner, runner_for
 from ..targets import RunMethod
@@ -101,11 +102,13 @@ def _not_for(runner: Runner, ctx: Context) -> str:
 
 
 def host_arch() -> Arch | None:
-    """This host's architecture as platforms.toml describes it (Linux only), from platform.machine()."""
-    if platform.system() != "Linux":
+    """This host's architecture as platforms.toml describes it, from platform.machine(); None
+    where the host's OS is not an ELF one (Linux): what _not_for holds a native run to is ELF."""
+    host = systems.host()
+    if host is None or host.facts.format != "ELF":
         return None
     machine = platform.machine()
-    return next((arch for arch in arches().values() if arch.machine(OS.LINUX) == machine and arch.elf_machine), None)
+    return next((arch for arch in arches().values() if host.machine(arch) == machine and arch.elf_machine), None)
 
 
 def installable_here(filename_tags: frozenset[str]) -> bool:

@@ -1,7 +1,7 @@
 """Adding a platform is a data edit (issue 11): a new architecture and a new target exist in
 platforms.toml and targets.toml only, and the build's and verify's questions about it are answered
 without a line of code: its tags, minimum key, zig and uv spellings, the claim its wheel makes, and
-the binary checks on its facts."""
+the binary checks on its facts. (A new operating system is data plus its class: test_new_os.py.)"""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from noetl_build import platforms
+from noetl_build import platforms, systems
 from noetl_build.compile import zig_target
 from noetl_build.errors import ConfigError
 from noetl_build.targets import parse_matrix
@@ -22,6 +22,7 @@ from noetl_build.probes import probes
 from noetl_build.verify.results import FAIL, PASS
 
 from ..verify.fakes import context, elf
+from .freebsd import FreeBSD
 
 NEW_ARCH = '''
 [arch.loongarch64]
@@ -96,6 +97,8 @@ zig-os = "freebsd"
 
 @pytest.fixture
 def with_new_os(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A new OS is its [os.*] row plus its class (test_new_os.py takes FreeBSD end to end)."""
+    monkeypatch.setitem(systems.CLASSES, FreeBSD.key, FreeBSD)
     yield from platforms_with(NEW_OS, tmp_path, monkeypatch)
 
 

@@ -54,10 +54,10 @@ def context(
 def elf(
     machine: str = "EM_X86_64", *, elf_class: int = 64, endian: str = "little", flags: int = 0,
     interpreter: str | None = "/lib64/ld-linux-x86-64.so.2", needed: tuple[str, ...] = ("libc.so.6",),
-    glibc: tuple[int, ...] | None = (2, 17), arm: dict[str, int] | None = None,
+    glibc: tuple[int, ...] | None = (2, 17), arm: dict[str, int] | None = None, osabi: str = "ELFOSABI_SYSV",
 ) -> ElfFacts:
     return ElfFacts(machine=machine, elf_class=elf_class, endian=endian, flags=flags,
-                    interpreter=interpreter, needed=needed, glibc=glibc, arm=tuple((arm or {}).items()))
+                    interpreter=interpreter, needed=needed, glibc=glibc, arm=tuple((arm or {}).items()), osabi=osabi)
 
 
 def macho(*slices: tuple[str, tuple[int, int] | None, bool]) -> MachoFacts:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import struct
 import warnings
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
@@ -136,3 +137,23 @@ def strip_code_signature(binary: Path, out: Path) -> Path:
     with out.open("r+b") as stream:
         macho.write(stream)
     return out
+
+
+def elf_header(elf_class: int, endian: str, machine: int, flags: int = 0) -> bytes:
+    """A bare ELF executable header: no program headers, no sections."""
+    order = "<" if endian == "little" else ">"
+    ident = b"\x7fELF" + bytes([elf_class // 32, 1 if endian == "little" else 2, 1]) + b"\0" * 9
+    if elf_class == 64:
+        rest = struct.pack(order + "HHIQQQIHHHHHH", 2, machine, 1, 0, 0, 0, flags, 64, 56, 0, 64, 0, 0)
+    else:
+        rest = struct.pack(order + "HHIIIIIHHHHHH", 2, machine, 1, 0, 0, 0, flags, 52, 32, 0, 40, 0, 0)
+    return ident + rest
+
+
+EI_OSABI = 7  # e_ident's OS/ABI byte: 0 SYSV, 3 GNU/Linux, 9 FreeBSD, ...
+
+
+def with_osabi(binary: bytes, osabi: int) -> bytes:
+    """An ELF file's bytes with another OS/ABI in its e_ident (what brandelf(1) does on FreeBSD)."""
+    assert binary[:4] == b"\x7fELF", "not an ELF file"
+    return binary[:EI_OSABI] + bytes([osabi]) + binary[EI_OSABI + 1 :]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import pytest
@@ -14,18 +13,7 @@ from noetl_build.verify.binary import (
 from tests.conftest import BuiltDist
 
 from .conftest import Compile
-from .surgery import read, strip_code_signature
-
-
-def elf_header(elf_class: int, endian: str, machine: int, flags: int = 0) -> bytes:
-    """A bare ELF executable header: no program headers, no sections."""
-    order = "<" if endian == "little" else ">"
-    ident = b"\x7fELF" + bytes([elf_class // 32, 1 if endian == "little" else 2, 1]) + b"\0" * 9
-    if elf_class == 64:
-        rest = struct.pack(order + "HHIQQQIHHHHHH", 2, machine, 1, 0, 0, 0, flags, 64, 56, 0, 64, 0, 0)
-    else:
-        rest = struct.pack(order + "HHIIIIIHHHHHH", 2, machine, 1, 0, 0, 0, flags, 52, 32, 0, 40, 0, 0)
-    return ident + rest
+from .surgery import EI_OSABI, elf_header, read, strip_code_signature, with_osabi
 
 
 def test_version_tuple() -> None:
@@ -66,6 +54,16 @@ def test_elf_header_facts(tmp_path: Path, elf_class: int, endian: str, machine: 
     assert isinstance(facts, ElfFacts)
     assert (facts.machine, facts.elf_class, facts.endian) == (name, elf_class, endian)
     assert facts.static and facts.glibc is None  # no PT_INTERP, no dynamic section
+
+
+@pytest.mark.parametrize(("osabi", "name"), [(0, "ELFOSABI_SYSV"), (3, "ELFOSABI_LINUX"), (9, "ELFOSABI_FREEBSD")])
+def test_elf_os_abi(tmp_path: Path, osabi: int, name: str) -> None:
+    header = elf_header(64, "little", 62)
+    assert header[EI_OSABI] == 0  # what linkers write for Linux
+    path = tmp_path / "noetl"
+    path.write_bytes(with_osabi(header, osabi))
+    facts = inspect(path)
+    assert isinstance(facts, ElfFacts) and facts.osabi == name
 
 
 @pytest.mark.parametrize(("abi", "hard"), [("gnueabihf", True), ("gnueabi", False)])

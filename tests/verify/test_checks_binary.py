@@ -25,6 +25,10 @@ ARMV6 = {"TAG_CPU_ARCH": 7, "TAG_THUMB_ISA_USE": 1, "TAG_FP_ARCH": 2}
     [
         (("manylinux_2_17_x86_64",), elf(), None, ""),
         (("manylinux_2_17_aarch64",), elf(), None, "aarch64 needs EM_AARCH64"),
+        (("manylinux_2_17_x86_64",), elf(osabi="ELFOSABI_LINUX"), None, ""),
+        (("manylinux_2_17_x86_64",), elf(osabi="ELFOSABI_FREEBSD"), None,
+         "is ELF 64-bit little-endian EM_X86_64: OS/ABI ELFOSABI_FREEBSD, but a Linux binary says ELFOSABI_SYSV or ELFOSABI_LINUX"),
+        (("musllinux_1_2_aarch64",), elf("EM_AARCH64", osabi="ELFOSABI_NETBSD"), None, "OS/ABI ELFOSABI_NETBSD"),
         (("manylinux_2_17_x86_64",), PeFacts("IMAGE_FILE_MACHINE_AMD64", "x"), None, "is PE IMAGE_FILE_MACHINE_AMD64, but a manylinux wheel needs ELF"),
         (("manylinux_2_24_ppc64le",), elf("EM_PPC64", endian="big"), None, "needs 64-bit little-endian"),
         (("manylinux_2_17_i686",), elf("EM_386", elf_class=64), None, "needs 32-bit little-endian"),
