@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -26,26 +26,7 @@ class RunMethod(StrEnum):
 
 RUN_METHODS = tuple(RunMethod)
 
-# key -> (python type, required)
-_KEYS: dict[str, tuple[type, bool]] = {
-    "triple": (str, True),
-    "tags": (list, True),
-    "run": (str, True),
-    "glibc": (str, False),
-    "musl": (str, False),
-    "macos": (str, False),
-    "qemu": (dict, False),
-    "rustflags": (list, False),
-    "cflags": (list, False),
-    "link-stubs": (list, False),
-    "link-shims": (list, False),
-    "env": (dict, False),
-    "apt": (list, False),
-    "link-glibc": (str, False),
-    "unversion": (list, False),
-    "rustc": (str, False),
-}
-_QEMU_KEYS = {"program": True, "sysroot": False}
+_QEMU_KEYS = ("program", "sysroot")  # qemu = { program = ..., sysroot = ... }
 # What a value may look like where it becomes a file name, a program's argument or a variable.
 _TRIPLE = re.compile(r"[a-z0-9_]+(-[a-z0-9_.]+){2,3}")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}")  # link stubs and shims: file names
@@ -192,141 +173,240 @@ def parse_matrix(data: Mapping[str, Any], path: Path) -> Matrix:
     return Matrix(path, tuple(targets))
 
 
+@dataclass(frozen=True)
+class _Key:
+    """One key of a [[target]] table: the type tomllib gives its value, whether it must be there,
+    how the value is read and the Target field(s) it fills (qemu fills two: program, sysroot)."""
+
+    kind: type  # str, list or dict
+    read: Callable[[Any], Any]
+    fills: str | tuple[str, str]
+    required: bool = False
+    of_strings: bool = False  # a list of strings, or a table whose values are strings
+
+
+class _Mistake(Exception):
+    """What is wrong in a [[target]] table (the message), and at which key."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+# How a key's value becomes its Target field: each reader raises ValueError saying what is wrong.
+
+def _triple(text: str) -> Triple:
+    if not _TRIPLE.fullmatch(text):
+        raise ValueError(f"{shown(text)} is not a target triple (arch-vendor-os[-env], "
+                         "lowercase letters, digits, '_' and '.')")
+    triple = Triple.parse(text)
+    if triple.arch not in arches():
+        raise ValueError(f"unknown architecture '{triple.arch}'" + did_you_mean(triple.arch, arches()))
+    return triple
+
+
+def _tags(tags: list[Any]) -> tuple[str, ...]:
+    if not tags or not all(isinstance(t, str) for t in tags):
+        raise ValueError("expected a non-empty list of platform tags")
+    if len(set(tags)) != len(tags):
+        raise ValueError("a tag is listed twice")
+    return tuple(tags)
+
+
+def _run(text: str) -> RunMethod:
+    if text not in RUN_METHODS:
+        raise ValueError(f"'{text}' is not one of {', '.join(RUN_METHODS)}" + did_you_mean(text, RUN_METHODS))
+    return RunMethod(text)
+
+
+def _qemu(qemu: dict[str, Any]) -> tuple[str, str | None]:
+    """(program, sysroot)."""
+    for key in qemu:
+        if key not in _QEMU_KEYS:
+            raise ValueError(f"unknown key {shown(key)}" + did_you_mean(key, _QEMU_KEYS))
+    if not isinstance(qemu.get("program"), str) or not _NAME.fullmatch(qemu["program"]):
+        raise ValueError("needs program = \"qemu-<arch>\" (a program's name)")
+    if "sysroot" in qemu and not (isinstance(qemu["sysroot"], str) and qemu["sysroot"].startswith("/")):
+        raise ValueError("sysroot must be an absolute path (a string), e.g. \"/usr/aarch64-linux-gnu\"")
+    return qemu["program"], qemu.get("sysroot")
+
+
+def _each(pattern: re.Pattern[str], what: str) -> Callable[[list[str]], tuple[str, ...]]:
+    """A reader of a list of strings each of which must match ``pattern`` (``what`` says what they are)."""
+    def read(items: list[str]) -> tuple[str, ...]:
+        for item in items:
+            if not pattern.fullmatch(item):
+                raise ValueError(f"{shown(item)} is not {what}")
+        return tuple(items)
+    return read
+
+
+_library_names = _each(_NAME, "a library name (letters, digits, '_', '.', '+', '-')")
+
+
+def _shims(names: list[str]) -> tuple[str, ...]:
+    shims = _library_names(names)
+    for shim in shims:
+        if not (Path(__file__).parent / "shims" / f"{shim}.c").is_file():
+            raise ValueError(f"no shim named {shown(shim)} in noetl_build/shims/")
+    return shims
+
+
+def _env(env: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    for name in env:
+        if not _ENV_NAME.fullmatch(name):
+            raise ValueError(f"{shown(name)} is not an environment variable's name (letters, digits, '_')")
+    return tuple(sorted(env.items()))
+
+
+def _rustc(text: str) -> str:
+    if not _RUSTC_RELEASE.fullmatch(text):
+        raise ValueError(f"{shown(text)} is not a rustc release (e.g. \"1.96\" or \"1.96.0\")")
+    return text
+
+
+# The schema of a [[target]] table; targets.toml's header says what each key means. Its order is
+# the order in which missing required keys and non-string items are found (the first is reported).
+_KEYS: dict[str, _Key] = {
+    "triple": _Key(str, _triple, "triple", required=True),
+    "tags": _Key(list, _tags, "tags", required=True),
+    "run": _Key(str, _run, "run", required=True),
+    "glibc": _Key(str, parse_version, "glibc"),
+    "musl": _Key(str, parse_version, "musl"),
+    "macos": _Key(str, parse_version, "macos"),
+    "qemu": _Key(dict, _qemu, ("qemu_program", "qemu_sysroot")),
+    "link-glibc": _Key(str, parse_version, "link_glibc"),
+    "rustc": _Key(str, _rustc, "rustc"),
+    "rustflags": _Key(list, tuple, "rustflags", of_strings=True),
+    "cflags": _Key(list, tuple, "cflags", of_strings=True),
+    "link-stubs": _Key(list, _library_names, "link_stubs", of_strings=True),
+    "link-shims": _Key(list, _shims, "link_shims", of_strings=True),
+    "apt": _Key(list, _each(_APT_PACKAGE, "a Debian package name"), "apt", of_strings=True),
+    "unversion": _Key(list, _each(_SYMBOL, "a C symbol name"), "unversion", of_strings=True),
+    "env": _Key(dict, _env, "env", of_strings=True),
+}
+
+
 def _parse_target(table: Mapping[str, Any], where: str) -> Target:
+    """The Target a [[target]] table declares; ConfigError naming the target and key of its first mistake."""
     triple_text = table.get("triple")
     if isinstance(triple_text, str):
         where = where.split(":")[0] + f": target {shown(triple_text)}"
+    try:
+        return _read_target(table)
+    except _Mistake as mistake:
+        raise ConfigError(f"{where}: key {shown(mistake.key)}: {mistake}") from None
 
-    def fail(key: str, message: str) -> ConfigError:
-        return ConfigError(f"{where}: key {shown(key)}: {message}")
 
+def _read_target(table: Mapping[str, Any]) -> Target:
+    """The schema applied key by key, with the rules between keys, in the order their mistakes
+    are reported: the table's shape, then what the target is, how it runs, how it links, its
+    build options."""
+    _check_shape(table)
+    got: dict[str, Any] = {}  # key -> its value read into its field's type
+
+    def read(*keys: str) -> None:
+        for key in keys:
+            if key in table:
+                try:
+                    got[key] = _KEYS[key].read(table[key])
+                except ValueError as exc:
+                    raise _Mistake(key, str(exc)) from None
+
+    read("triple", *_version_keys())
+    triple: Triple = got["triple"]
+    versions = {key: got[key] for key in _version_keys() if key in got}
+    needed = _the_one_minimum(triple, versions)
+    read("tags")
+    _tags_fit(got["tags"], triple, versions.get(needed) if needed else None)
+    read("run")
+    _qemu_with_run_qemu_only(got["run"], "qemu" in table)
+    read("qemu")
+    _link_glibc_on_glibc_only(triple, needed, "link-glibc" in table)
+    read("link-glibc")
+    _link_glibc_not_older(got.get("link-glibc"), versions.get("glibc"))
+    _check_strings(table)
+    read("env", "link-stubs", "link-shims", "unversion")
+    _unversion_with_link_glibc_only(got.get("unversion", ()), got.get("link-glibc"))
+    read("apt", "rustc", "rustflags", "cflags")
+    fields = dict(field for key, value in got.items() for field in _fields(key, value))
+    return Target(**fields, raw=dict(table))
+
+
+def _check_shape(table: Mapping[str, Any]) -> None:
+    """Each key is one of _KEYS, of its type, its strings bounded; the required keys are there."""
     for key, value in table.items():
         if key not in _KEYS:
-            raise fail(key, "unknown key" + did_you_mean(key, _KEYS))
-        expected, _ = _KEYS[key]
+            raise _Mistake(key, "unknown key" + did_you_mean(key, _KEYS))
+        expected = _KEYS[key].kind
         if not isinstance(value, expected):
-            raise fail(key, f"expected a {_type_name(expected)}, got {type(value).__name__}")
+            raise _Mistake(key, f"expected a {_type_name(expected)}, got {type(value).__name__}")
         if any(len(text) > _MAX_STRING or "\0" in text for text in _strings(value)):
-            raise fail(key, f"a value longer than {_MAX_STRING} characters or with a NUL byte")
-    for key, (_, required) in _KEYS.items():
-        if required and key not in table:
-            raise fail(key, "missing (required)")
+            raise _Mistake(key, f"a value longer than {_MAX_STRING} characters or with a NUL byte")
+    for key, spec in _KEYS.items():
+        if spec.required and key not in table:
+            raise _Mistake(key, "missing (required)")
 
-    if not _TRIPLE.fullmatch(table["triple"]):
-        raise fail("triple", f"{shown(table['triple'])} is not a target triple (arch-vendor-os[-env], "
-                             "lowercase letters, digits, '_' and '.')")
-    try:
-        triple = Triple.parse(table["triple"])
-    except ValueError as exc:
-        raise fail("triple", str(exc)) from None
-    if triple.arch not in arches():
-        raise fail("triple", f"unknown architecture '{triple.arch}'" + did_you_mean(triple.arch, arches()))
 
-    versions: dict[str, tuple[int, int]] = {}
-    for key in _version_keys():
-        if key in table:
-            try:
-                versions[key] = parse_version(table[key])
-            except ValueError as exc:
-                raise fail(key, str(exc)) from None
+def _check_strings(table: Mapping[str, Any]) -> None:
+    """The lists of strings hold strings only; env's values are strings."""
+    for key, spec in _KEYS.items():
+        if spec.of_strings and key in table:
+            value = table[key]
+            items = value.values() if isinstance(value, dict) else value
+            if not all(isinstance(item, str) for item in items):
+                expected = "string values" if isinstance(value, dict) else "a list of strings"
+                raise _Mistake(key, f"expected {expected}")
+
+
+def _fields(key: str, value: Any) -> Iterable[tuple[str, Any]]:
+    """The Target field(s) a key's read value fills."""
+    fills = _KEYS[key].fills
+    return zip(fills, value, strict=True) if isinstance(fills, tuple) else [(fills, value)]
+
+
+# The rules between keys.
+
+def _the_one_minimum(triple: Triple, versions: Mapping[str, tuple[int, int]]) -> str | None:
+    """The minimum-version key the triple's platform needs (platforms.toml) is given, and no other."""
     needed = minimum_key(triple)
     if needed and needed not in versions:
-        raise fail(needed, f"missing: {triple.text} needs its minimum {needed} version")
+        raise _Mistake(needed, f"missing: {triple.text} needs its minimum {needed} version")
     for key in versions:
         if key != needed:
-            raise fail(key, f"does not apply to {triple.text}")
+            raise _Mistake(key, f"does not apply to {triple.text}")
+    return needed
 
-    tags = table["tags"]
-    if not tags or not all(isinstance(t, str) for t in tags):
-        raise fail("tags", "expected a non-empty list of platform tags")
-    if len(set(tags)) != len(tags):
-        raise fail("tags", "a tag is listed twice")
-    minimum = versions.get(needed) if needed else None
+
+def _tags_fit(tags: tuple[str, ...], triple: Triple, minimum: tuple[int, int] | None) -> None:
+    """Each tag labels a wheel of this triple built for this minimum version."""
     for tag in tags:
         problem = tag_problem(tag, triple, minimum)
         if problem:
-            raise fail("tags", problem)
+            raise _Mistake("tags", problem)
 
-    if table["run"] not in RUN_METHODS:
-        raise fail("run", f"'{table['run']}' is not one of {', '.join(RUN_METHODS)}"
-                   + did_you_mean(table["run"], RUN_METHODS))
-    run = RunMethod(table["run"])
-    qemu = table.get("qemu")
-    if run == RunMethod.QEMU and qemu is None:
-        raise fail("qemu", "missing: run = \"qemu\" needs qemu = { program = \"qemu-<arch>\" }")
-    if qemu is not None:
-        if run != RunMethod.QEMU:
-            raise fail("qemu", f"only applies with run = \"qemu\" (run is \"{run}\")")
-        for key in qemu:
-            if key not in _QEMU_KEYS:
-                raise fail("qemu", f"unknown key {shown(key)}" + did_you_mean(key, _QEMU_KEYS))
-        if not isinstance(qemu.get("program"), str) or not _NAME.fullmatch(qemu["program"]):
-            raise fail("qemu", "needs program = \"qemu-<arch>\" (a program's name)")
-        if "sysroot" in qemu and not (isinstance(qemu["sysroot"], str) and qemu["sysroot"].startswith("/")):
-            raise fail("qemu", "sysroot must be an absolute path (a string), e.g. \"/usr/aarch64-linux-gnu\"")
 
-    link_glibc = None
-    if "link-glibc" in table:
-        if needed != "glibc":
-            raise fail("link-glibc", f"does not apply to {triple.text}")
-        try:
-            link_glibc = parse_version(table["link-glibc"])
-        except ValueError as exc:
-            raise fail("link-glibc", str(exc)) from None
-        if link_glibc < versions["glibc"]:
-            raise fail("link-glibc", "is older than glibc: link against the promised glibc itself")
+def _qemu_with_run_qemu_only(run: RunMethod, has_qemu: bool) -> None:
+    if run == RunMethod.QEMU and not has_qemu:
+        raise _Mistake("qemu", "missing: run = \"qemu\" needs qemu = { program = \"qemu-<arch>\" }")
+    if has_qemu and run != RunMethod.QEMU:
+        raise _Mistake("qemu", f"only applies with run = \"qemu\" (run is \"{run}\")")
 
-    string_lists = {}
-    for key in ("rustflags", "cflags", "link-stubs", "link-shims", "apt", "unversion"):
-        value = table.get(key, [])
-        if not all(isinstance(v, str) for v in value):
-            raise fail(key, "expected a list of strings")
-        string_lists[key] = tuple(value)
-    env = table.get("env", {})
-    if not all(isinstance(v, str) for v in env.values()):
-        raise fail("env", "expected string values")
-    for name in env:
-        if not _ENV_NAME.fullmatch(name):
-            raise fail("env", f"{shown(name)} is not an environment variable's name (letters, digits, '_')")
-    for key in ("link-stubs", "link-shims"):
-        for name in string_lists[key]:
-            if not _NAME.fullmatch(name):
-                raise fail(key, f"{shown(name)} is not a library name (letters, digits, '_', '.', '+', '-')")
-    for shim in string_lists["link-shims"]:
-        if not (Path(__file__).parent / "shims" / f"{shim}.c").is_file():
-            raise fail("link-shims", f"no shim named {shown(shim)} in noetl_build/shims/")
-    for symbol in string_lists["unversion"]:
-        if not _SYMBOL.fullmatch(symbol):
-            raise fail("unversion", f"{shown(symbol)} is not a C symbol name")
-    if string_lists["unversion"] and link_glibc is None:
-        raise fail("unversion", "only with link-glibc (a binary linked against a newer glibc than it promises)")
-    for package in string_lists["apt"]:
-        if not _APT_PACKAGE.fullmatch(package):
-            raise fail("apt", f"{shown(package)} is not a Debian package name")
-    rustc = table.get("rustc")
-    if rustc is not None and not _RUSTC_RELEASE.fullmatch(rustc):
-        raise fail("rustc", f"{shown(rustc)} is not a rustc release (e.g. \"1.96\" or \"1.96.0\")")
 
-    return Target(
-        triple=triple,
-        tags=tuple(tags),
-        run=run,
-        glibc=versions.get("glibc"),
-        musl=versions.get("musl"),
-        macos=versions.get("macos"),
-        qemu_program=qemu["program"] if qemu else None,
-        qemu_sysroot=qemu.get("sysroot") if qemu else None,
-        rustflags=string_lists["rustflags"],
-        cflags=string_lists["cflags"],
-        link_stubs=string_lists["link-stubs"],
-        link_shims=string_lists["link-shims"],
-        env=tuple(sorted(env.items())),
-        apt=string_lists["apt"],
-        link_glibc=link_glibc,
-        unversion=string_lists["unversion"],
-        rustc=rustc,
-        raw=dict(table),
-    )
+def _link_glibc_on_glibc_only(triple: Triple, needed: str | None, has_link_glibc: bool) -> None:
+    if has_link_glibc and needed != "glibc":
+        raise _Mistake("link-glibc", f"does not apply to {triple.text}")
+
+
+def _link_glibc_not_older(link_glibc: tuple[int, int] | None, glibc: tuple[int, int] | None) -> None:
+    if link_glibc is not None and glibc is not None and link_glibc < glibc:
+        raise _Mistake("link-glibc", "is older than glibc: link against the promised glibc itself")
+
+
+def _unversion_with_link_glibc_only(unversion: tuple[str, ...], link_glibc: tuple[int, int] | None) -> None:
+    if unversion and link_glibc is None:
+        raise _Mistake("unversion",
+                       "only with link-glibc (a binary linked against a newer glibc than it promises)")
 
 
 def _version_keys() -> tuple[str, ...]:
