@@ -121,7 +121,7 @@ def bench(
         if not ours.ok:
             raise BuildError(f"bench: our build of {target.name} failed: {ours.message}")
         progress(f"    {ours.seconds:.1f} s; the packaging alone")
-        (work.target_dir(target.name) / "wheel.json").unlink()
+        (work.target_dir(target.name) / pipeline.WHEEL_STAMP).unlink()
         (again,) = pipeline.build([target], work)
         binary = work.target_dir(target.name) / target.binary_name
         results.append(TargetBench(

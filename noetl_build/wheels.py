@@ -8,13 +8,15 @@ import sys
 from pathlib import Path
 
 from .errors import BuildError
-from .files import sha256_file
-from .fingerprint import Stamp, digest, files_under
+from .fingerprint import digest, files_under
 from .layout import Layout
 from .procs import run
+from .reuse import read, record
 from .sbom import SBOM_DIR, SBOM_NAME
 from .source import wheel_sources
 from .wheelfile import dist_info_of, rewrite
+
+GENERIC_STAMP = "wheel.json"  # beside the generic wheel: reuse.record of what made it
 
 
 def build_generic_wheel(layout: Layout, *, version: str, epoch: int) -> Path:
@@ -23,13 +25,14 @@ def build_generic_wheel(layout: Layout, *, version: str, epoch: int) -> Path:
     It is built through the project's own PEP 517 backend (binary=none), as `pip` would.
     """
     out_dir = layout.generic
-    stamp = Stamp(out_dir / "wheel.json")
+    stamp = out_dir / GENERIC_STAMP
     # the backend (the built tree's noetl_build/: backend-path ".") and what its SBOM reads count too
     inputs = wheel_sources(layout.root) + files_under(layout.root / "noetl_build") + [layout.ui_lock]
     fingerprint = digest(files=inputs, base=layout.root, extra={"epoch": epoch, "version": version})
-    wheel = out_dir / str(stamp.read().get("wheel", "-"))
-    if stamp.current(wheel, fingerprint):
-        return wheel
+    last = read(stamp)  # it names the wheel (whose name holds the version) it was made for
+    kept = last.paths(out_dir) if last else []
+    if last and last.holds(fingerprint, kept):
+        return kept[0]
 
     staging = out_dir / "staging"
     shutil.rmtree(staging, ignore_errors=True)
@@ -43,7 +46,7 @@ def build_generic_wheel(layout: Layout, *, version: str, epoch: int) -> Path:
     built = _only(staging.glob("*.whl"), "generic wheel")
     wheel = out_dir / built.name
     built.replace(wheel)
-    stamp.write({"fingerprint": fingerprint, "wheel": wheel.name, "sha256": sha256_file(wheel)})
+    record(stamp, fingerprint, [wheel])
     return wheel
 
 
