@@ -40,6 +40,7 @@ from .source import source_date_epoch
 from .targets import Matrix, RunMethod, Target
 from .toolchain import choose
 from .version import build_version
+from .wheels import binary_member
 
 BENCH_FILE = "bench.toml"
 
@@ -186,7 +187,7 @@ def _version_times(work: Layout, host: Target, venv: Path, runs: int) -> tuple[f
          "--disable-pip-version-check", work.dist_file(entry.wheel)], what="bench: installing the host wheel")
     script = venv / "bin" / "noetl"
     site = next((venv / "lib").glob("python*/site-packages"))
-    binary = site / "noetl" / "bin" / host.binary_name
+    binary = site / binary_member(host.binary_name)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     bare: list[float] = []
     wrapped: list[float] = []

@@ -17,6 +17,12 @@ from .source import wheel_sources
 from .wheelfile import dist_info_of, rewrite
 
 GENERIC_STAMP = "wheel.json"  # beside the generic wheel: reuse.record of what made it
+BIN_DIR = "noetl/bin/"  # where a platform wheel holds the binary (noetl/cli_wrapper.py runs it from there)
+
+
+def binary_member(binary_name: str) -> str:
+    """The binary's path inside a platform wheel: noetl/bin/noetl, noetl/bin/noetl.exe."""
+    return BIN_DIR + binary_name
 
 
 def build_generic_wheel(layout: Layout, *, version: str, epoch: int) -> Path:
@@ -55,7 +61,7 @@ def finish_wheel(
     binary: Path | None = None, binary_name: str = "noetl", platform_tag: str | None = None,
 ) -> Path:
     """``wheel`` made whole in ``work``: its SBOM at <dist-info>/sboms/, and with ``binary``
-    the binary at noetl/bin/<binary_name>, Root-Is-Purelib false, retagged ``platform_tag``.
+    the binary at binary_member(binary_name), Root-Is-Purelib false, retagged ``platform_tag``.
 
     Retagging is `wheel tags`; the rest is one pass of wheelfile.rewrite, which also gives
     every entry its mode (0644, 0755 for the binary) and time and writes RECORD. The result is
@@ -76,7 +82,7 @@ def finish_wheel(
     add = {f"{dist_info_of(source)}/{SBOM_DIR}/{SBOM_NAME}": sbom}
     executables: frozenset[str] = frozenset()
     if binary is not None:
-        member = f"noetl/bin/{binary_name}"
+        member = binary_member(binary_name)
         add[member] = binary.read_bytes()
         executables = frozenset({member})
     return rewrite(source, work / "packed" / source.name, epoch=epoch, add=add, executables=executables,
