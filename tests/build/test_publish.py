@@ -228,6 +228,20 @@ def test_a_file_that_failed_verify_is_refused(copy_of, targets_file: Path) -> No
                             row["results"][0]["check"])
 
 
+def test_verify_json_is_read_in_verifys_vocabulary(tmp_path: Path) -> None:
+    """publish names the checks verify.json says failed (verdicts.CheckStatus), not those that passed or
+    were skipped; it reads the report without verify's package (see the next test)."""
+    report = tmp_path / "verify.json"
+    results = [{"check": "tags", "status": "pass"}, {"check": "run", "status": "fail"},
+               {"check": "glibc", "status": "skip"}, {"check": "modes", "status": "fail"}]
+    report.write_text(json.dumps({"wheels": [{"sha256": "a" * 64, "ok": False, "results": results},
+                                             {"sha256": "b" * 64, "ok": True, "results": results[:1]}]}))
+    publish._verified(report, {"good.whl": "b" * 64})
+    with pytest.raises(ReleaseError) as refused:
+        publish._verified(report, {"good.whl": "b" * 64, "bad.whl": "a" * 64})
+    assert str(refused.value) == "bad.whl failed verify (run, modes): fix it and rebuild"
+
+
 def empty_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
