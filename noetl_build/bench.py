@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 import tomllib
@@ -200,10 +200,13 @@ def _version_times(work: Layout, host: Target, venv: Path, runs: int) -> tuple[f
 
 
 def _once(command: Sequence[str | Path], env: dict[str, str]) -> float:
+    """The milliseconds ``command`` takes to run to its end; BuildError when it fails."""
     started = time.perf_counter()
-    subprocess.run([os.fspath(c) for c in command], env=env, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, check=True, timeout=60)
-    return (time.perf_counter() - started) * 1000
+    proc = capture(command, env=env, timeout=60)
+    milliseconds = (time.perf_counter() - started) * 1000
+    if not proc.ok:
+        raise BuildError(f"bench: {shlex.join(proc.command)}: {proc.failure()}")
+    return milliseconds
 
 
 def machine() -> dict[str, Any]:
