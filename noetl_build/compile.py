@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .elfpatch import unversion_weak
 from .errors import BuildError, ToolchainError
-from .files import EXEC_MODE, atomic_copy, atomic_output, sha256_file
+from .files import EXEC_MODE, atomic_copy, atomic_output
 from .fingerprint import code_digest, digest, files_under
 from .layout import Layout
 from .platforms import OS, Triple, arches
