@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 import tomllib
@@ -40,6 +40,7 @@ from .source import source_date_epoch
 from .targets import Matrix, RunMethod, Target
 from .toolchain import choose
 from .version import build_version
+from .wheels import binary_member
 
 BENCH_FILE = "bench.toml"
 
@@ -121,7 +122,7 @@ def bench(
         if not ours.ok:
             raise BuildError(f"bench: our build of {target.name} failed: {ours.message}")
         progress(f"    {ours.seconds:.1f} s; the packaging alone")
-        (work.target_dir(target.name) / "wheel.json").unlink()
+        (work.target_dir(target.name) / pipeline.WHEEL_STAMP).unlink()
         (again,) = pipeline.build([target], work)
         binary = work.target_dir(target.name) / target.binary_name
         results.append(TargetBench(
@@ -186,7 +187,7 @@ def _version_times(work: Layout, host: Target, venv: Path, runs: int) -> tuple[f
          "--disable-pip-version-check", work.dist_file(entry.wheel)], what="bench: installing the host wheel")
     script = venv / "bin" / "noetl"
     site = next((venv / "lib").glob("python*/site-packages"))
-    binary = site / "noetl" / "bin" / host.binary_name
+    binary = site / binary_member(host.binary_name)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     bare: list[float] = []
     wrapped: list[float] = []
@@ -199,10 +200,13 @@ def _version_times(work: Layout, host: Target, venv: Path, runs: int) -> tuple[f
 
 
 def _once(command: Sequence[str | Path], env: dict[str, str]) -> float:
+    """The milliseconds ``command`` takes to run to its end; BuildError when it fails."""
     started = time.perf_counter()
-    subprocess.run([os.fspath(c) for c in command], env=env, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, check=True, timeout=60)
-    return (time.perf_counter() - started) * 1000
+    proc = capture(command, env=env, timeout=60)
+    milliseconds = (time.perf_counter() - started) * 1000
+    if not proc.ok:
+        raise BuildError(f"bench: {shlex.join(proc.command)}: {proc.failure()}")
+    return milliseconds
 
 
 def machine() -> dict[str, Any]:

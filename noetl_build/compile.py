@@ -13,11 +13,12 @@ from pathlib import Path
 
 from .elfpatch import unversion_weak
 from .errors import BuildError, ToolchainError
-from .files import EXEC_MODE, atomic_copy, atomic_output, sha256_file
-from .fingerprint import Stamp, code_digest, digest, files_under
+from .files import EXEC_MODE, atomic_copy, atomic_output
+from .fingerprint import code_digest, digest, files_under
 from .layout import Layout
 from .platforms import Triple, arches
 from .procs import output, run
+from .reuse import record, reused
 from .targets import Target
 from .toolchain import BUILD_STD_CRATES, BUILD_STD_FEATURES, Strategy, ToolchainChoice, find_lipo, missing_tools
 
@@ -25,6 +26,7 @@ EMPTY_ARCHIVE = b"!<arch>\n"
 SHIMS = Path(__file__).with_name("shims")
 CARGO_TOOLS = Path(__file__).resolve().parents[1] / "requirements" / "cargo-tools.txt"
 AUDITABLE = "cargo-auditable"
+BINARY_STAMP = "binary.json"  # beside the binary: reuse.record of what made it
 
 
 @dataclass(frozen=True)
@@ -277,12 +279,13 @@ def compile_target(
         return _compile_fat(target, choice, layout, tools, version=version, epoch=epoch)
     out_dir = out_dir or layout.target_dir(target.name)
     binary = out_dir / target.binary_name
-    stamp = Stamp(out_dir / "binary.json")
+    stamp = out_dir / BINARY_STAMP
     command = cargo_command(target, layout, choice, tools)
     env = build_environment(target, choice, layout, tools, version=version, epoch=epoch)
     fingerprint = binary_fingerprint(target, choice, layout, tools, command, env)
-    if stamp.current(binary, fingerprint):
-        return Compiled(binary, str(stamp.read()["sha256"]), 0.0, fresh=False)
+    done = reused(stamp, fingerprint, [binary])
+    if done:
+        return Compiled(binary, done.sha256(binary), 0.0, fresh=False)
 
     missing = missing_tools(target, choice)
     if missing:
@@ -304,10 +307,8 @@ def compile_target(
     else:
         atomic_copy(built, binary, mode=EXEC_MODE)
     seconds = time.monotonic() - started
-    sha = sha256_file(binary)
-    stamp.write({"fingerprint": fingerprint, "sha256": sha, "seconds": round(seconds, 1),
-                 "toolchain": choice.describe()})
-    return Compiled(binary, sha, seconds, fresh=True)
+    made = record(stamp, fingerprint, [binary], seconds=round(seconds, 1), toolchain=choice.describe())
+    return Compiled(binary, made.sha256(binary), seconds, fresh=True)
 
 
 def _unversion(target: Target, built: Path, binary: Path) -> None:
@@ -353,16 +354,16 @@ def _compile_fat(
         for part in slice_targets(target)
     ]
     binary = out_dir / target.binary_name
-    stamp = Stamp(out_dir / "binary.json")
+    stamp = out_dir / BINARY_STAMP
     fingerprint = digest(extra={"slices": [p.sha256 for p in parts], "lipo": str(lipo),
                                 "code": code_digest(Path(__file__))})
-    if stamp.current(binary, fingerprint):
-        return Compiled(binary, str(stamp.read()["sha256"]), 0.0, fresh=False)
+    done = reused(stamp, fingerprint, [binary])
+    if done:
+        return Compiled(binary, done.sha256(binary), 0.0, fresh=False)
     with atomic_output(binary, mode=EXEC_MODE) as tmp:
         run([lipo, "-create", *(p.binary for p in parts), "-output", tmp],
             what=f"{target.name}: lipo", log=layout.log(f"{target.name}.lipo"))
-    sha = sha256_file(binary)
     seconds = time.monotonic() - started
-    stamp.write({"fingerprint": fingerprint, "sha256": sha, "seconds": round(seconds, 1)})
-    return Compiled(binary, sha, seconds, fresh=True)
+    made = record(stamp, fingerprint, [binary], seconds=round(seconds, 1))
+    return Compiled(binary, made.sha256(binary), seconds, fresh=True)
 

@@ -1,4 +1,4 @@
-"""Content fingerprints: a rerun with unchanged inputs skips the work."""
+"""Content fingerprints: the keys by which a rerun with unchanged inputs skips the work (reuse.py)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,8 @@ def _imported_modules(path: Path) -> list[Path]:
 
 
 class Stamp:
-    """A JSON record beside an output saying which inputs made it."""
+    """A JSON record of a recipe's key, for what is no file to hash (a userland's root); a build
+    step's outputs are reused through reuse.reused / reuse.record instead."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -92,15 +93,6 @@ class Stamp:
         except (FileNotFoundError, json.JSONDecodeError):
             return {}
         return data if isinstance(data, dict) else {}
-
-    def current(self, output: Path, fingerprint: str) -> bool:
-        """True when ``output`` exists, was made from ``fingerprint`` and is unchanged since."""
-        recorded = self.read()
-        return (
-            output.is_file()
-            and recorded.get("fingerprint") == fingerprint
-            and recorded.get("sha256") == sha256_file(output)
-        )
 
     def write(self, data: dict[str, object]) -> None:
         atomic_write_text(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -16,10 +16,11 @@ from . import dist, wheels
 from .compile import ZigTools, compile_target
 from .errors import BuildError, CommandError
 from .files import sha256_file, sweep_temporaries
-from .fingerprint import Stamp, code_digest, digest
+from .fingerprint import code_digest, digest
 from .layout import Layout
 from .report import human_size, say, table, unexpected
-from .sbom import build_sbom
+from .reuse import record, reused
+from .sbom import kept_sbom
 from .source import FALLBACK_EPOCH, source_date_epoch
 from .targets import Target
 from .toolchain import Plan, plan
@@ -27,6 +28,8 @@ from .ui import build_ui
 from .version import build_version
 from .wheelfile import wheel_tags
 from .wheels import build_generic_wheel, finish_wheel
+
+WHEEL_STAMP = "wheel.json"  # in a target's dir: reuse.record of what made its wheel in dist/
 
 
 class BuildStatus(StrEnum):
@@ -133,22 +136,9 @@ def _say_compilers(toolchains: Plan, count: int) -> None:
 
 
 def target_sbom(target: Target, run: Run, compiler: dict[str, str]) -> bytes:
-    """The target's SBOM (crates compiled into its binary, bundled UI, requirements), cached."""
-    layout = run.layout
-    out = layout.target_dir(target.name) / "sbom.cdx.json"
-    stamp = Stamp(layout.target_dir(target.name) / "sbom.json")
-    inputs = [layout.crate / "Cargo.toml", layout.crate / "Cargo.lock", layout.ui_lock, layout.root / "pyproject.toml"]
-    fingerprint = digest(files=inputs, base=layout.root, extra={
-        "version": run.version, "epoch": run.epoch, "rust": target.rust_targets, "compiler": compiler,
-        "code": code_digest(Path(__file__).with_name("sbom.py"))})
-    if stamp.current(out, fingerprint):
-        return out.read_bytes()
-    data = build_sbom(layout.root, version=run.version, epoch=run.epoch, rust_targets=target.rust_targets,
-                      subject=f"wheel for {target.name}", compiler=compiler)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
-    stamp.write({"fingerprint": fingerprint, "sha256": sha256_file(out)})
-    return data
+    """The target's SBOM (crates compiled into its binary, bundled UI, requirements), kept in its dir."""
+    return kept_sbom(run.layout.root, run.layout.target_dir(target.name), version=run.version, epoch=run.epoch,
+                     rust_targets=target.rust_targets, subject=f"wheel for {target.name}", compiler=compiler)
 
 
 def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry]) -> BuildResult:
@@ -159,17 +149,14 @@ def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry]) -> B
         say(f"==> {target.name}: {choice.describe()}")
         compiled = compile_target(target, choice, layout, run.tools, version=run.version, epoch=run.epoch)
         sbom = target_sbom(target, run, choice.toolchain.compiler)
-        stamp = Stamp(layout.target_dir(target.name) / "wheel.json")
+        stamp = layout.target_dir(target.name) / WHEEL_STAMP
         fingerprint = digest(extra={
             "binary": compiled.sha256, "generic": run.generic_sha, "tags": target.platform_tag,
             "sbom": hashlib.sha256(sbom).hexdigest(), "code": code_digest(Path(wheels.__file__)),
         })
         previous = entries.get(target.name)
-        if (
-            previous
-            and stamp.read().get("fingerprint") == fingerprint
-            and sha256_file(layout.dist_file(previous.wheel)) == previous.sha256
-        ):
+        done = reused(stamp, fingerprint, [layout.dist_file(previous.wheel)]) if previous else None
+        if previous and done and done.outputs[previous.wheel] == previous.sha256:  # and manifest.json agrees
             return BuildResult(target=target.name, status=BuildStatus.UP_TO_DATE, wheel=previous.wheel,
                           size=previous.size, seconds=time.monotonic() - started)
         log = layout.log(f"{target.name}.wheel")
@@ -189,7 +176,7 @@ def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry]) -> B
             tags=wheel_tags(final), compiler=choice.compiler,
         )
         entries[target.name] = entry
-        stamp.write({"fingerprint": fingerprint, "wheel": final.name})
+        record(stamp, fingerprint, [final])
         return BuildResult(target=target.name, status=BuildStatus.BUILT, wheel=final.name, size=entry.size, seconds=seconds)
     except BuildError as exc:
         if isinstance(exc, CommandError) and exc.tail:

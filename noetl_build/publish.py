@@ -53,6 +53,7 @@ from .layout import Layout
 from .procs import capture
 from .targets import Matrix
 from .toolchain import compiler_label
+from .verdicts import CheckStatus
 
 if TYPE_CHECKING:
     from twine.settings import Settings
@@ -185,7 +186,7 @@ def _verified(report_path: Path, digests: dict[str, str]) -> None:
                 f"{name} was not verified (its sha256 is not in {report_path}): run nox -s verify"
             )
         if row.get("ok") is not True:
-            bad = [r.get("check", "?") for r in row.get("results", []) if r.get("status") == "fail"]
+            bad = [r.get("check", "?") for r in row.get("results", []) if r.get("status") == CheckStatus.FAIL]
             raise ReleaseError(f"{name} failed verify ({', '.join(bad) or 'see ' + str(report_path)}): fix it and rebuild")
 
 

@@ -48,6 +48,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ReleaseError, printable
 from .files import sha256_file
@@ -57,7 +58,11 @@ from .publish import SKIPPING, UPLOADING, ReleaseSet, publish, release_set
 from .report import table
 from .targets import Matrix, Target
 from .tool_installs import tool_installs
+from .verdicts import CheckStatus
 from .probes import PYTHON
+
+if TYPE_CHECKING:
+    from .verify import WheelReport
 
 WHEELHOUSE_REQUIREMENTS = "wheelhouse.txt"
 START_SECONDS = 30  # the index must answer within this
@@ -242,9 +247,9 @@ def rehearse(
         steps.append(_userlands(layout, matrix, index, release, progress) if userlands
                      else RehearsalStep("userlands", True, "not run (--no-userlands)"))
         progress("==> verify: the files downloaded from the index")
-        verdicts, verify_step = _verify_downloads(layout, matrix, downloads, work, progress)
+        reports, verify_step = _verify_downloads(layout, matrix, downloads, work, progress)
         steps.append(verify_step)
-        rows = tuple(_row(choice, verdicts) for choice in choices)
+        rows = tuple(_row(choice, reports.get(choice.wheel.name)) for choice in choices)
     outcome = RehearsalOutcome(release.version, index.url, tuple(steps), rows, time.monotonic() - started, work / "logs")
     (work / REPORT).write_text(json.dumps(to_json(outcome), indent=2) + "\n")
     return outcome
@@ -575,7 +580,7 @@ def _pip_download(index: LocalIndex, platform: str, dest: Path, version: str) ->
 
 
 def _uv_install(index: LocalIndex, platform: str, macos: str | None, dest: Path, wheel: Path, version: str) -> str:
-    from .verify.execution import clean_environment, uv_binary
+    from .verify import clean_environment, uv_binary
     from .wheelfile import WheelFile, installed_tags
 
     env = clean_environment()
@@ -663,7 +668,7 @@ def _serve(noetl: Path, env: dict[str, str], where: Path) -> str:
 
 def _user_env(where: Path) -> dict[str, str]:
     """A user's environment with nothing of ours in it: no pip/uv configuration, its own HOME."""
-    from .verify.execution import clean_environment
+    from .verify import clean_environment
 
     env = {k: v for k, v in clean_environment().items() if not k.startswith("NOETL_")}
     # its own HOME keeps noetl's config apart; Rust stays where this user's rustup put it
@@ -678,7 +683,8 @@ def _user_env(where: Path) -> dict[str, str]:
 
 
 def _verify_downloads(layout: Layout, matrix: Matrix, downloads: Path, work: Path,
-                      progress: Progress) -> tuple[dict[str, dict[str, str]], RehearsalStep]:
+                      progress: Progress) -> tuple[dict[str, WheelReport], RehearsalStep]:
+    """verify on every downloaded file: its report per file name, and the step's line."""
     from . import verify
 
     files = sorted(str(p) for p in downloads.iterdir()) if downloads.is_dir() else []
@@ -687,21 +693,20 @@ def _verify_downloads(layout: Layout, matrix: Matrix, downloads: Path, work: Pat
     # fresh: the rehearsal proves what the index served, by running every check on it now
     report = verify.verify(files, layout, matrix, progress=progress, fresh=True)
     verify.write_json(report, work / "verify.json")
-    verdicts = {w.wheel: {r.check: f"{r.status}: {r.detail}" for r in w.results} for w in report.wheels}
     failures = [f"{w.wheel}: {r.check}" for w in report.wheels for r in w.results if r.failed]
     detail = f"{len(report.wheels)} downloaded files; " + (f"FAILED {', '.join(failures)}" if failures else "all passed")
-    return verdicts, RehearsalStep("verify", not failures, f"{detail} ({work / 'verify.json'})")
+    return {w.wheel: w for w in report.wheels}, RehearsalStep("verify", not failures, f"{detail} ({work / 'verify.json'})")
 
 
-def _row(choice: InstallerChoice, verdicts: dict[str, dict[str, str]]) -> RehearsalRow:
-    from .verify.results import FAIL, PASS, SKIP
+# the run check's verdict, as the table's "ran" column says it
+RAN = {CheckStatus.PASS: "yes", CheckStatus.SKIP: "-", CheckStatus.FAIL: "FAILED"}
 
-    checks = verdicts.get(choice.wheel.name, {})
-    run = checks.get("run", "not verified")
-    status, _, detail = run.partition(": ")
-    said: dict[str, str] = {PASS: "yes", SKIP: "-", FAIL: "FAILED"}  # the run check's verdict, as the table says it
-    ran = said.get(status, status) + (f" ({_short(detail)})" if detail else "")
-    ok = choice.ok and status in (PASS, SKIP) and not any(v.startswith(FAIL) for v in checks.values())
+
+def _row(choice: InstallerChoice, report: WheelReport | None) -> RehearsalRow:
+    """The table's row of one target: what pip and uv chose, and how its wheel's binary ran in verify."""
+    run = report.result("run") if report else None
+    ran = RAN[run.status] + (f" ({_short(run.detail)})" if run.detail else "") if run else "not verified"
+    ok = choice.ok and report is not None and report.ok and run is not None
     return RehearsalRow(choice.target.name, choice.wheel.name, "yes: " + choice.pip if choice.ok else choice.pip,
                         choice.uv, ran, ok)
 

@@ -44,8 +44,10 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from .errors import SbomError, ToolchainError
-from .files import read_toml
+from .files import atomic_output, read_toml
+from .fingerprint import code_digest, digest
 from .procs import capture
+from .reuse import record, reused
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -54,6 +56,9 @@ else:  # the PEP 517 backend (docs/packaging.md) imports this module on Python 3
 
 SBOM_NAME = "noetl.cdx.json"
 SBOM_DIR = "sboms"  # PEP 770: <name>-<version>.dist-info/sboms/
+# What build_sbom reads below the root (cargo's answers come from the first two): a kept SBOM's inputs.
+SBOM_SOURCES = ("noetlctl/Cargo.toml", "noetlctl/Cargo.lock", "ui-src/package-lock.json", "pyproject.toml")
+KEPT_STAMP = "sbom.json"  # beside a kept SBOM: reuse.record of what made it
 SPEC_VERSION = "1.6"
 # Properties this project adds (CycloneDX property names are namespaced by their owner).
 SUBJECT_PROPERTY = "noetl:sbom:subject"
@@ -136,6 +141,27 @@ def build_sbom(
     first = _render(bom)
     bom.serial_number = uuid.uuid5(_SERIAL_NAMESPACE, first)
     return _render(bom).encode("utf-8")
+
+
+def kept_sbom(
+    root: Path, where: Path, *, version: str, epoch: int, rust_targets: Sequence[str] | None, subject: str,
+    compiler: Mapping[str, str] | None = None,
+) -> bytes:
+    """build_sbom's document, kept in ``where`` (as noetl.cdx.json) and reused while what decides
+    it is unchanged: SBOM_SOURCES, the arguments and this module's code (fingerprint.code_digest)."""
+    out = where / SBOM_NAME
+    stamp = where / KEPT_STAMP
+    key = digest(files=[root / name for name in SBOM_SOURCES], base=root, extra={
+        "version": version, "epoch": epoch, "rust": rust_targets, "subject": subject, "compiler": compiler,
+        "code": code_digest(Path(__file__))})
+    if reused(stamp, key, [out]):
+        return out.read_bytes()
+    data = build_sbom(root, version=version, epoch=epoch, rust_targets=rust_targets, subject=subject,
+                      compiler=compiler)
+    with atomic_output(out) as tmp:
+        tmp.write_bytes(data)
+    record(stamp, key, [out])
+    return data
 
 
 def _render(bom: Bom) -> str:

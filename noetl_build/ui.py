@@ -5,18 +5,17 @@ from __future__ import annotations
 import shutil
 
 from .errors import ToolchainError
-from .fingerprint import Stamp, digest, files_under
+from .fingerprint import digest, files_under
 from .layout import Layout
 from .procs import run
+from .reuse import record, reused
 
 
 def build_ui(layout: Layout) -> bool:
     """Build the UI if its sources changed; return True if it was built now."""
-    stamp = Stamp(layout.ui_stamp)
     source = digest(files=files_under(layout.ui_source), base=layout.root)
     index = layout.ui_output / "index.html"
-    recorded = stamp.read()
-    if index.is_file() and recorded.get("source") == source and recorded.get("output") == _output_digest(layout):
+    if index.is_file() and reused(layout.ui_stamp, source, [layout.ui_output]):
         return False
     npm = shutil.which("npm")
     if npm is None:
@@ -26,9 +25,5 @@ def build_ui(layout: Layout) -> bool:
     run([npm, "run", "build"], what="ui: npm run build", cwd=layout.ui_source, log=layout.log("ui-build"))
     if not index.is_file():
         raise ToolchainError(f"ui: 'npm run build' left no {index}: check ui-src/vite.config.ts outDir")
-    stamp.write({"source": source, "output": _output_digest(layout)})
+    record(layout.ui_stamp, source, [layout.ui_output])
     return True
-
-
-def _output_digest(layout: Layout) -> str:
-    return digest(files=files_under(layout.ui_output), base=layout.root)

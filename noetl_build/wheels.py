@@ -8,13 +8,21 @@ import sys
 from pathlib import Path
 
 from .errors import BuildError
-from .files import sha256_file
-from .fingerprint import Stamp, digest, files_under
+from .fingerprint import digest, files_under
 from .layout import Layout
 from .procs import run
+from .reuse import read, record
 from .sbom import SBOM_DIR, SBOM_NAME
 from .source import wheel_sources
 from .wheelfile import dist_info_of, rewrite
+
+GENERIC_STAMP = "wheel.json"  # beside the generic wheel: reuse.record of what made it
+BIN_DIR = "noetl/bin/"  # where a platform wheel holds the binary (noetl/cli_wrapper.py runs it from there)
+
+
+def binary_member(binary_name: str) -> str:
+    """The binary's path inside a platform wheel: noetl/bin/noetl, noetl/bin/noetl.exe."""
+    return BIN_DIR + binary_name
 
 
 def build_generic_wheel(layout: Layout, *, version: str, epoch: int) -> Path:
@@ -23,13 +31,14 @@ def build_generic_wheel(layout: Layout, *, version: str, epoch: int) -> Path:
     It is built through the project's own PEP 517 backend (binary=none), as `pip` would.
     """
     out_dir = layout.generic
-    stamp = Stamp(out_dir / "wheel.json")
+    stamp = out_dir / GENERIC_STAMP
     # the backend (the built tree's noetl_build/: backend-path ".") and what its SBOM reads count too
     inputs = wheel_sources(layout.root) + files_under(layout.root / "noetl_build") + [layout.ui_lock]
     fingerprint = digest(files=inputs, base=layout.root, extra={"epoch": epoch, "version": version})
-    wheel = out_dir / str(stamp.read().get("wheel", "-"))
-    if stamp.current(wheel, fingerprint):
-        return wheel
+    last = read(stamp)  # it names the wheel (whose name holds the version) it was made for
+    kept = last.paths(out_dir) if last else []
+    if last and last.holds(fingerprint, kept):
+        return kept[0]
 
     staging = out_dir / "staging"
     shutil.rmtree(staging, ignore_errors=True)
@@ -43,7 +52,7 @@ def build_generic_wheel(layout: Layout, *, version: str, epoch: int) -> Path:
     built = _only(staging.glob("*.whl"), "generic wheel")
     wheel = out_dir / built.name
     built.replace(wheel)
-    stamp.write({"fingerprint": fingerprint, "wheel": wheel.name, "sha256": sha256_file(wheel)})
+    record(stamp, fingerprint, [wheel])
     return wheel
 
 
@@ -52,7 +61,7 @@ def finish_wheel(
     binary: Path | None = None, binary_name: str = "noetl", platform_tag: str | None = None,
 ) -> Path:
     """``wheel`` made whole in ``work``: its SBOM at <dist-info>/sboms/, and with ``binary``
-    the binary at noetl/bin/<binary_name>, Root-Is-Purelib false, retagged ``platform_tag``.
+    the binary at binary_member(binary_name), Root-Is-Purelib false, retagged ``platform_tag``.
 
     Retagging is `wheel tags`; the rest is one pass of wheelfile.rewrite, which also gives
     every entry its mode (0644, 0755 for the binary) and time and writes RECORD. The result is
@@ -73,7 +82,7 @@ def finish_wheel(
     add = {f"{dist_info_of(source)}/{SBOM_DIR}/{SBOM_NAME}": sbom}
     executables: frozenset[str] = frozenset()
     if binary is not None:
-        member = f"noetl/bin/{binary_name}"
+        member = binary_member(binary_name)
         add[member] = binary.read_bytes()
         executables = frozenset({member})
     return rewrite(source, work / "packed" / source.name, epoch=epoch, add=add, executables=executables,

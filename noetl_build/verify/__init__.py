@@ -3,6 +3,8 @@
     verify(selectors, layout, matrix) -> Report      every check on every wheel selected
     render(report) -> str                            the table
     write_json(report, path)                         the JSON report (dist/verify.json)
+    clean_environment() / uv_binary()                what the installer checks run pip, uv and noetl
+                                                     with (the rehearsal installs as they do)
 
 Modules, one idea each: ``subjects`` (which wheels, which target), ``..wheelfile`` (a wheel
 read once), ``claim`` (what its tags promise), ``binary`` (ELF/Mach-O/PE facts), ``context``
@@ -24,14 +26,16 @@ from ..errors import ConfigError, did_you_mean
 from ..layout import Layout
 from ..targets import Matrix
 from .render import plural, render, write_json
-from .results import CheckResult, Report, WheelReport
+from .results import CheckResult, CheckStatus, Report, WheelReport
 from .checks_sdist import CHECK_NAMES as SDIST_CHECK_NAMES
 from .checks_sdist import verify_sdist
+from .execution import clean_environment, uv_binary
 from .memory import Memory
 from .subjects import is_sdist, select
 from .suite import CHECK_NAMES, build_machine_paths, verify_wheel
 
-__all__ = ["CHECK_NAMES", "CheckResult", "Report", "WheelReport", "render", "verify", "write_json"]
+__all__ = ["CHECK_NAMES", "CheckResult", "CheckStatus", "Report", "WheelReport", "clean_environment", "render",
+           "uv_binary", "verify", "write_json"]
 
 
 def verify(

@@ -14,7 +14,8 @@ from ..procs import capture
 from ..sbom import SBOM_DIR, SBOM_NAME
 from ..source import wheel_sources
 from ..wheelfile import WheelFile
-from .context import BIN_DIR, Context
+from ..wheels import binary_member
+from .context import Context
 from .results import Verdict, check, fail, ok
 from .tools import python_module
 
@@ -116,7 +117,7 @@ def expected_members(ctx: Context) -> tuple[frozenset[str], str]:
     build ran; elsewhere (a CI job gathering the shards' wheels) the list is what the generic wheel
     is built from: the checkout's noetl/ (source.wheel_sources) and pyproject.toml's dist-info.
     """
-    binary = BIN_DIR + ctx.target.binary_name if ctx.target else ctx.binary_member
+    binary = binary_member(ctx.target.binary_name) if ctx.target else ctx.binary_member
     own = {f"{ctx.wheel.dist_info}/{SBOM_DIR}/{SBOM_NAME}", *([binary] if binary else [])}
     generic = ctx.layout.generic / f"{ctx.wheel.distribution}-{ctx.wheel.version}-py3-none-any.whl"
     if generic.is_file():

@@ -32,6 +32,7 @@ from ..errors import VersionError
 from ..files import sha256_file
 from ..sbom import SBOM_DIR, SBOM_NAME
 from ..version import version_in_source
+from ..wheels import BIN_DIR
 from .checks_common import twine_verdict
 from .checks_pypi import check_sdist_pypi
 from .checks_sbom import _crate_hashes, _difference, _listed, _npm_lock, _schema_problem
@@ -58,7 +59,7 @@ class UnpackedSdist:
 @check("sdist-contents")
 def check_contents(sdist: UnpackedSdist) -> Verdict:
     missing = [name for name in REQUIRED if name not in sdist.members]
-    binaries = [name for name in sdist.members if name.startswith("noetl/bin/")]
+    binaries = [name for name in sdist.members if name.startswith(BIN_DIR)]
     stray = [name for name in sdist.members if FORBIDDEN_PARTS.intersection(PurePosixPath(name).parts)]
     odd = [name for name, info in sdist.members.items() if not (info.isfile() or info.isdir())]
     problems = [f"missing {', '.join(missing)}"] if missing else []

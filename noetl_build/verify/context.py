@@ -9,10 +9,9 @@ from ..errors import BinaryFormatError, ClaimError
 from ..layout import Layout
 from ..targets import Target
 from ..wheelfile import WheelFile
+from ..wheels import BIN_DIR, binary_member
 from .binary import BinaryFacts, inspect
 from .claim import Claim, claim_of
-
-BIN_DIR = "noetl/bin/"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,7 +58,7 @@ def prepare(
 
 def _binary_member(wheel: WheelFile, target: Target | None) -> str | None:
     if target is not None:
-        name = BIN_DIR + target.binary_name
+        name = binary_member(target.binary_name)
         return name if wheel.member(name) else None
     found = [m.name for m in wheel.members if m.name.startswith(BIN_DIR)]
     return found[0] if len(found) == 1 else None

@@ -2,24 +2,17 @@
 
 A check is declared once, with its name (``@check("tags")``), and returns an unnamed
 verdict (``ok``, ``fail``, ``skip``; None where it does not apply); calling it gives the
-``CheckResult`` stamped with its name.
+``CheckResult`` stamped with its name. The verdicts' names (``CheckStatus``) live in
+``..verdicts``, which publish reads verify.json with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Generic, TypeVar
 
-
-class CheckStatus(StrEnum):
-    """A check's verdict; each is its string ("pass"), so verify.json and messages spell it so."""
-
-    PASS = "pass"
-    FAIL = "fail"
-    SKIP = "skip"  # the check applies, but this host cannot do it
-
+from ..verdicts import CheckStatus as CheckStatus  # re-exported: verify's checks name it from here
 
 PASS, FAIL, SKIP = CheckStatus.PASS, CheckStatus.FAIL, CheckStatus.SKIP
 Subject = TypeVar("Subject")  # what a check looks at: a wheel's Context, an UnpackedSdist

@@ -13,7 +13,7 @@ import pytest
 
 from noetl_build import bench
 from noetl_build.compile import ZigTools, raw_compile
-from noetl_build.errors import ConfigError
+from noetl_build.errors import BuildError, ConfigError
 from noetl_build.layout import Layout
 from noetl_build.targets import load_matrix
 from noetl_build.toolchain import choose
@@ -112,6 +112,16 @@ def test_profiles_are_shown_against_the_first_candidate() -> None:
             bench.ProfileBench("size", {}, "x", 80.0, 2_000_000, 2.5)]
     lines = bench.render_profiles(rows).splitlines()
     assert lines[-1].split() == ["x", "size", "80.0", "0.80", "1.9", "MiB", "0.50", "2.5"]
+
+
+def test_a_timed_run_goes_through_procs_and_a_failure_is_one_line() -> None:
+    env = {"PATH": "/usr/bin:/bin"}
+    assert bench._once([sys.executable, "-c", "pass"], env) > 0
+    with pytest.raises(BuildError) as caught:
+        bench._once([sys.executable, "-c", "import sys; print('no such flag', file=sys.stderr); sys.exit(3)"], env)
+    assert str(caught.value).endswith(": exit 3: no such flag") and "\n" not in str(caught.value)
+    with pytest.raises(BuildError, match="not found"):
+        bench._once(["/nonexistent/noetl", "--version"], env)
 
 
 @pytest.mark.slow

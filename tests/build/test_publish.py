@@ -228,6 +228,41 @@ def test_a_file_that_failed_verify_is_refused(copy_of, targets_file: Path) -> No
                             row["results"][0]["check"])
 
 
+def test_verify_json_is_read_in_verifys_vocabulary(tmp_path: Path) -> None:
+    """publish names the checks verify.json says failed (verdicts.CheckStatus), not those that passed or
+    were skipped; it reads the report without verify's package (see the next test)."""
+    report = tmp_path / "verify.json"
+    results = [{"check": "tags", "status": "pass"}, {"check": "run", "status": "fail"},
+               {"check": "glibc", "status": "skip"}, {"check": "modes", "status": "fail"}]
+    report.write_text(json.dumps({"wheels": [{"sha256": "a" * 64, "ok": False, "results": results},
+                                             {"sha256": "b" * 64, "ok": True, "results": results[:1]}]}))
+    publish._verified(report, {"good.whl": "b" * 64})
+    with pytest.raises(ReleaseError) as refused:
+        publish._verified(report, {"good.whl": "b" * 64, "bad.whl": "a" * 64})
+    assert str(refused.value) == "bad.whl failed verify (run, modes): fix it and rebuild"
+
+
+def test_the_rehearsals_row_reads_verifys_report_of_the_wheel() -> None:
+    """The "ran" column is the run check's verdict on the target's wheel; any failed check fails the row."""
+    from noetl_build.verify import WheelReport
+    from noetl_build.verify.results import failed, passed, skipped
+
+    target = load_matrix(ROOT / "targets.toml").targets[0]
+    choice = rehearsal.InstallerChoice(target, Path("noetl-1.0-py3-none-x.whl"), "x", "x", ok=True)
+
+    def row(*results: object) -> rehearsal.RehearsalRow:
+        return rehearsal._row(choice, WheelReport(choice.wheel.name, "", target.name, "0" * 64, results))  # type: ignore[arg-type]
+
+    assert (row(passed("run", "noetl 1.0, natively")).ran, row(passed("run", "")).ok) == ("yes (noetl 1.0, natively)", True)
+    assert (row(skipped("run", "no qemu")).ran, row(skipped("run", "no qemu")).ok) == ("- (no qemu)", True)
+    assert (row(failed("run", "exit 1")).ran, row(failed("run", "exit 1")).ok) == ("FAILED (exit 1)", False)
+    assert not row(passed("run", "ok"), failed("modes", "0644")).ok, "another check failed"
+    assert (row(passed("tags", "ok")).ran, row(passed("tags", "ok")).ok) == ("not verified", False)
+    assert rehearsal._row(choice, None).ran == "not verified" and not rehearsal._row(choice, None).ok
+    unchosen = rehearsal.InstallerChoice(target, choice.wheel, "pip took another", "x", ok=False)
+    assert not rehearsal._row(unchosen, WheelReport(choice.wheel.name, "", None, "", (passed("run", ""),))).ok
+
+
 def empty_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path

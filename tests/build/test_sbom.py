@@ -14,6 +14,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from packageurl import PackageURL
 
+from noetl_build import sbom as sbom_module
 from noetl_build.errors import ToolchainError
 from noetl_build.sbom import SBOM_NAME, SbomError, build_sbom, cargo_tree_graph, rust_crates, sbom_member
 from noetl_build.verify.checks_sbom import metadata_bounds
@@ -334,3 +335,34 @@ def test_cargo_failure_is_one_line(tmp_path: Path) -> None:
     message = str(raised.value)
     assert message.startswith(f"'cargo tree -e normal --target {LINUX[0]} --prefix depth -f {{p}}' failed: error: ")
     assert "\n" not in message
+
+
+def test_a_kept_sbom_is_made_again_only_when_what_decides_it_changes(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path) -> None:
+    """kept_sbom (the pipeline's per-target SBOM): its inputs, arguments or kept file changed → made again."""
+    root, where = tmp_path / "root", tmp_path / "target"
+    for name in sbom_module.SBOM_SOURCES:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(name)
+    made: list[dict[str, object]] = []
+
+    def fake_build(root: Path, **arguments: object) -> bytes:
+        made.append(arguments)
+        return f"sbom {len(made)}\n".encode()
+
+    monkeypatch.setattr(sbom_module, "build_sbom", fake_build)
+
+    def kept(compiler: str = "1.96.0") -> bytes:
+        return sbom_module.kept_sbom(root, where, version="0.1.0", epoch=EPOCH, rust_targets=LINUX,
+                              subject="wheel for x", compiler={"rustc": compiler})
+
+    assert kept() == b"sbom 1\n"
+    assert (where / SBOM_NAME).read_bytes() == b"sbom 1\n"
+    assert kept() == b"sbom 1\n" and len(made) == 1, "nothing changed: reused"
+    assert kept(compiler="1.97.0") == b"sbom 2\n", "another compiler"
+    (root / "noetlctl" / "Cargo.lock").write_text("changed")
+    assert kept(compiler="1.97.0") == b"sbom 3\n", "an edited Cargo.lock"
+    (where / SBOM_NAME).write_bytes(b"tampered")
+    assert kept(compiler="1.97.0") == b"sbom 4\n", "an edited kept SBOM"
+    assert made[-1] == {"version": "0.1.0", "epoch": EPOCH, "rust_targets": LINUX, "subject": "wheel for x",
+                        "compiler": {"rustc": "1.97.0"}}
