@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
 
+from noetl_build import compile as compile_module
 from noetl_build.compile import ZigTools, build_environment, cargo_command, install_zigbuild, root_flags
 from noetl_build.layout import Layout
 from noetl_build.targets import Target, load_matrix
@@ -118,3 +120,24 @@ def test_cargo_zigbuild_of_another_version_gets_another_path(tmp_path: Path, cho
     new = ZigTools(old.python, old.cargo_zigbuild, old.zig_version, "cargo-zigbuild 0.25.0", old.auditable,
                    old.auditable_version)
     assert cargo_command(MATRIX[0], layout, choice, old)[0] != cargo_command(MATRIX[0], layout, choice, new)[0]
+
+
+def test_a_build_waits_for_another_using_the_same_cargo_dir(
+    tmp_path: Path, choice: ToolchainChoice, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two checkouts share cargo's target dir: the second waits until the first has its binary."""
+    here, there = checkout(tmp_path, "here"), checkout(tmp_path, "there")
+    target = MATRIX[0]
+    entered = threading.Event()
+
+    def second() -> None:
+        with compile_module._cargo_lock(there, choice, target):
+            entered.set()
+
+    with compile_module._cargo_lock(here, choice, target):
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        assert not entered.wait(0.5), "the second build went in while the first held the target dir"
+    waiting.join(10)
+    assert entered.is_set()
+    assert f"{target.name}: waiting for another build using {here.cargo_dir(choice.key)}" in capsys.readouterr().err
