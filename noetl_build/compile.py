@@ -166,7 +166,7 @@ def _shim_objects(target: Target, layout: Layout) -> list[Path]:
 
 
 def make_link_inputs(target: Target, layout: Layout, tools: ZigTools) -> None:
-    """Write the link stubs and compile the link shims the environment's RUSTFLAGS name."""
+    """Write the link stubs and compile the link shims root_flags name."""
     stub_dir = _link_stub_dir(target, layout)
     if stub_dir:
         stub_dir.mkdir(parents=True, exist_ok=True)
@@ -203,8 +203,9 @@ def build_environment(
 ) -> dict[str, str]:
     """The environment cargo-zigbuild runs in; everything target-specific comes from data.
 
-    It makes no link inputs: the stubs and shims it names are made by make_link_inputs, only
-    when compiling, so computing it for the cache key costs nothing.
+    It makes nothing: the link inputs root_flags names are made by make_link_inputs, and
+    cargo-zigbuild's copy by install_zigbuild, only when compiling, so computing it for the
+    cache key costs nothing.
     """
     remaps = _remaps(layout, choice)
     cflags = [f"-ffile-prefix-map={path}={to}" for path, to in remaps]
