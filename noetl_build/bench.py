@@ -105,7 +105,8 @@ def bench(
     if scratch.exists():
         shutil.rmtree(scratch)
     scratch.mkdir(parents=True)
-    work = Layout.at(layout.root, build=scratch / "build", dist=scratch / "dist", targets=layout.targets_file)
+    work = Layout.at(layout.root, build=scratch / "build", dist=scratch / "dist", targets=layout.targets_file,
+                     cache=scratch / "cache")
     tools = ZigTools.find()
     version, epoch = build_version(layout.root), source_date_epoch(layout.root)
     notes: list[str] = []
@@ -247,7 +248,8 @@ def profiles(
     settings = load_settings(layout.root)
     if scratch.exists():
         shutil.rmtree(scratch)
-    work = Layout.at(layout.root, build=scratch / "build", dist=scratch / "dist", targets=layout.targets_file)
+    work = Layout.at(layout.root, build=scratch / "build", dist=scratch / "dist", targets=layout.targets_file,
+                     cache=scratch / "cache")
     tools = ZigTools.find()
     version, epoch = build_version(layout.root), source_date_epoch(layout.root)
     rows = []

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .elfpatch import unversion_weak
 from .errors import BuildError, ToolchainError
-from .files import EXEC_MODE, atomic_copy, atomic_output
+from .files import EXEC_MODE, atomic_copy, atomic_output, sha256_file
 from .fingerprint import code_digest, digest, files_under
 from .layout import Layout
 from .platforms import Triple, arches
 from .procs import output, run
+from .report import say
 from .reuse import record, reused
 from .targets import Target
 from .toolchain import BUILD_STD_CRATES, BUILD_STD_FEATURES, Strategy, ToolchainChoice, find_lipo, missing_tools
@@ -26,6 +29,7 @@ EMPTY_ARCHIVE = b"!<arch>\n"
 SHIMS = Path(__file__).with_name("shims")
 CARGO_TOOLS = Path(__file__).resolve().parents[1] / "requirements" / "cargo-tools.txt"
 AUDITABLE = "cargo-auditable"
+CRATE_BIN = "noetl"  # noetlctl/Cargo.toml's [[bin]]
 BINARY_STAMP = "binary.json"  # beside the binary: reuse.record of what made it
 
 
@@ -88,6 +92,24 @@ class ZigTools:
         return cls(python, Path(zigbuild), zig_version, version, auditable, auditable_version)
 
 
+def zigbuild_copy(layout: Layout, tools: ZigTools) -> Path:
+    """Where cargo-zigbuild runs from: the venv's copied to a path naming only its version.
+
+    cargo-zigbuild names its linker wrappers (CARGO_TARGET_<T>_LINKER, CC_<t>) after its own
+    path, and cargo fingerprints the linker of every unit, std included: run from the venv, each
+    nox session and each checkout would rebuild everything ("the config settings changed").
+    A symbolic link would not do: it reads its path from /proc/self/exe."""
+    return layout.tool_copy("-".join(tools.zigbuild_version.split())) / "cargo-zigbuild"
+
+
+def install_zigbuild(layout: Layout, tools: ZigTools) -> Path:
+    """Make zigbuild_copy hold the venv's cargo-zigbuild (atomically: a running copy keeps its file)."""
+    copy = zigbuild_copy(layout, tools)
+    if not copy.is_file() or sha256_file(copy) != sha256_file(tools.cargo_zigbuild):
+        atomic_copy(tools.cargo_zigbuild, copy, mode=EXEC_MODE)
+    return copy
+
+
 def zig_target(target: Target) -> str:
     """The target as `zig cc -target` spells it, e.g. powerpc64le-linux-gnu.2.19 (its OS class's spelling)."""
     return target.triple.os_family.zig_target(target)
@@ -104,12 +126,34 @@ def _no_spaces(*paths: Path) -> None:
 
 
 def _remaps(layout: Layout, choice: ToolchainChoice) -> list[tuple[Path, str]]:
-    """Build-machine paths and what they become inside the binary."""
-    maps = [(_cargo_home(), "/cargo"), (layout.root, "/noetl")]
+    """Build-machine paths every unit (std, the dependencies) may name, and what they become
+    inside the binary: cargo's home (the crates' sources), cargo's target dir (their OUT_DIRs),
+    std's source. None moves with the checkout, so they can reach every unit (RUSTFLAGS, which
+    cargo fingerprints: a change there rebuilds every dependency and std)."""
+    maps = [(_cargo_home(), "/cargo"), (layout.cargo_dir(choice.key), "/target")]
     if choice.strategy == Strategy.BUILD_STD:
         maps.append((choice.toolchain.std_source, "/rustc/src"))
     _no_spaces(*(path for path, _ in maps))
     return maps
+
+
+def root_flags(target: Target, layout: Layout) -> list[str]:
+    """rustc flags for the noetl crate alone (`cargo rustc -- FLAGS`): the checkout's path (its
+    sources are the only ones there) and what only the link uses (platforms.toml link-args, the
+    link stubs and shims, which live in build/). A change to them, or a moved checkout,
+    rebuilds noetl and relinks, never a dependency or std.
+
+    The remap also keeps two checkouts sharing cargo's target dir apart: cargo fingerprints
+    these flags, so the other checkout's noetl is never taken as fresh."""
+    _no_spaces(layout.root)
+    flags = [f"--remap-path-prefix={layout.root}=/noetl"]
+    flags += [flag for arg in target.triple.system.link_args for flag in ("-C", f"link-arg={arg}")]
+    stub_dir = _link_stub_dir(target, layout)
+    if stub_dir:
+        flags += ["-L", f"native={stub_dir}"]
+    for obj in _shim_objects(target, layout):
+        flags += ["-C", f"link-arg={obj}"]
+    return flags
 
 
 def _link_stub_dir(target: Target, layout: Layout) -> Path | None:
@@ -122,7 +166,7 @@ def _shim_objects(target: Target, layout: Layout) -> list[Path]:
 
 
 def make_link_inputs(target: Target, layout: Layout, tools: ZigTools) -> None:
-    """Write the link stubs and compile the link shims the environment's RUSTFLAGS name."""
+    """Write the link stubs and compile the link shims root_flags name."""
     stub_dir = _link_stub_dir(target, layout)
     if stub_dir:
         stub_dir.mkdir(parents=True, exist_ok=True)
@@ -159,20 +203,15 @@ def build_environment(
 ) -> dict[str, str]:
     """The environment cargo-zigbuild runs in; everything target-specific comes from data.
 
-    It makes no link inputs: the stubs and shims it names are made by make_link_inputs, only
-    when compiling, so computing it for the cache key costs nothing.
+    It makes nothing: the link inputs root_flags names are made by make_link_inputs, and
+    cargo-zigbuild's copy by install_zigbuild, only when compiling, so computing it for the
+    cache key costs nothing.
     """
     remaps = _remaps(layout, choice)
     cflags = [f"-ffile-prefix-map={path}={to}" for path, to in remaps]
     cflags += list(target.cflags)
     rustflags = [f"--remap-path-prefix={path}={to}" for path, to in remaps]
-    rustflags += [flag for arg in target.triple.system.link_args for flag in ("-C", f"link-arg={arg}")]
     rustflags += list(target.rustflags)
-    stub_dir = _link_stub_dir(target, layout)
-    if stub_dir:
-        rustflags += ["-L", f"native={stub_dir}"]
-    for obj in _shim_objects(target, layout):
-        rustflags += ["-C", f"link-arg={obj}"]
 
     # cargo prefers an inherited CARGO_ENCODED_RUSTFLAGS to the RUSTFLAGS set below: drop it
     dropped = ("RUSTUP_TOOLCHAIN", "CARGO_BUILD", "CARGO_ENCODED_RUSTFLAGS")
@@ -203,11 +242,13 @@ def build_environment(
 
 
 def cargo_command(target: Target, layout: Layout, choice: ToolchainChoice, tools: ZigTools) -> list[str]:
+    """`cargo-zigbuild rustc`: `build` of the one binary, with root_flags for it alone (after `--`)."""
     return [
-        str(tools.cargo_zigbuild), "build", "--release", "--locked",
+        str(zigbuild_copy(layout, tools)), "rustc", "--release", "--locked",
         "--manifest-path", str(layout.crate / "Cargo.toml"),
         "--target", target.zig_target,
         "--target-dir", str(layout.cargo_dir(choice.key)),
+        "--bin", CRATE_BIN, "--", *root_flags(target, layout),
     ]
 
 
@@ -220,11 +261,13 @@ def raw_compile(
     with cargo ``--config`` overrides (a profile to try). Link inputs are made; nothing is run."""
     command = cargo_command(target, layout, choice, tools)
     command[command.index("--target-dir") + 1] = str(target_dir)
-    command += [arg for item in config for arg in ("--config", item)]
+    rustc_args = command.index("--")
+    command[rustc_args:rustc_args] = [arg for item in config for arg in ("--config", item)]
     env = build_environment(target, choice, layout, tools, version=version, epoch=epoch)
     for name in ("RUSTC_WORKSPACE_WRAPPER", "CARGO_AUDITABLE_ORIG_ARGS"):
         env.pop(name, None)
     make_link_inputs(target, layout, tools)
+    install_zigbuild(layout, tools)
     return command, env
 
 
@@ -292,23 +335,41 @@ def compile_target(
         raise ToolchainError(f"{target.name}: missing {'; '.join(missing)}")
     started = time.monotonic()
     make_link_inputs(target, layout, tools)
-    run(
-        command,
-        what=f"{target.name}: cargo-zigbuild",
-        cwd=layout.crate,
-        env=env,
-        log=layout.log(target.name),
-    )
-    built = layout.cargo_dir(choice.key) / target.name / "release" / target.binary_name
-    if not built.is_file():
-        raise BuildError(f"{target.name}: cargo-zigbuild succeeded but left no {built}")
-    if target.unversion:
-        _unversion(target, built, binary)
-    else:
-        atomic_copy(built, binary, mode=EXEC_MODE)
+    install_zigbuild(layout, tools)
+    with _cargo_lock(layout, choice, target):
+        run(
+            command,
+            what=f"{target.name}: cargo-zigbuild",
+            cwd=layout.crate,
+            env=env,
+            log=layout.log(target.name),
+        )
+        built = layout.cargo_dir(choice.key) / target.name / "release" / target.binary_name
+        if not built.is_file():
+            raise BuildError(f"{target.name}: cargo-zigbuild succeeded but left no {built}")
+        if target.unversion:
+            _unversion(target, built, binary)
+        else:
+            atomic_copy(built, binary, mode=EXEC_MODE)
     seconds = time.monotonic() - started
     made = record(stamp, fingerprint, [binary], seconds=round(seconds, 1), toolchain=choice.describe())
     return Compiled(binary, made.sha256(binary), seconds, fresh=True)
+
+
+@contextlib.contextmanager
+def _cargo_lock(layout: Layout, choice: ToolchainChoice, target: Target) -> Iterator[None]:
+    """Held from cargo's start until its binary is copied out: cargo's target dir is shared by
+    every checkout (Layout.cargo_dir), and cargo's own lock ends when cargo does, when another
+    build could already be relinking the same file."""
+    path = layout.cargo_dir(choice.key) / "locks" / target.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"==> {target.name}: waiting for another build using {layout.cargo_dir(choice.key)}")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _unversion(target: Target, built: Path, binary: Path) -> None:

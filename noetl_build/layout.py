@@ -7,6 +7,7 @@ value of targets.toml or manifest.json can make the build write, or delete, outs
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,21 +22,37 @@ def plain_name(name: str, what: str) -> str:
     return name
 
 
+CACHE_ENV = "NOETL_CACHE_DIR"
+
+
+def user_cache() -> Path:
+    """The per-user cache every checkout shares: $NOETL_CACHE_DIR, else $XDG_CACHE_HOME/noetl,
+    else ~/.cache/noetl."""
+    chosen = os.environ.get(CACHE_ENV)
+    if chosen:
+        return Path(chosen)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "noetl"
+
+
 @dataclass(frozen=True)
 class Layout:
     root: Path
     dist: Path
     build: Path
     targets_file: Path
+    # outside the checkout, shared by every checkout of this user: what a moved or fresh
+    # checkout finds warm (cargo's target dirs, the tools run from a fixed path)
+    cache: Path
 
     @classmethod
     def at(
-        cls, root: Path, *, dist: Path | None = None, build: Path | None = None, targets: Path | None = None
+        cls, root: Path, *, dist: Path | None = None, build: Path | None = None, targets: Path | None = None,
+        cache: Path | None = None,
     ) -> Layout:
         root = root.resolve()
         return cls(
             root, (dist or root / "dist").resolve(), (build or root / "build").resolve(),
-            (targets or root / "targets.toml").resolve(),
+            (targets or root / "targets.toml").resolve(), (cache or user_cache()).resolve(),
         )
 
     @property
@@ -87,8 +104,16 @@ class Layout:
         return self.build / "targets" / plain_name(name, "the target")
 
     def cargo_dir(self, key: str) -> Path:
-        """Cargo's target dir, one per toolchain+strategy so they never evict each other."""
-        return self.build / "cargo" / plain_name(key, "the toolchain key")
+        """Cargo's target dir, one per toolchain+strategy so they never evict each other. In the
+        user's cache, not build/: a fresh or moved checkout finds std and the dependencies built
+        (cargo locks it while it builds; compile.py holds a lock of its own until it has the binary)."""
+        return self.cache / "cargo" / plain_name(key, "the toolchain key")
+
+    def tool_copy(self, name: str) -> Path:
+        """A program copied out of a venv to run from a path that names only its version, so
+        what cargo fingerprints (cargo-zigbuild's linker wrappers are named after their
+        program's path) is the same for every nox session and checkout."""
+        return self.cache / "tools" / plain_name(name, "the tool")
 
     def toolchain_bin(self, key: str) -> Path:
         """`cargo`, `rustc` (and `rust-objcopy`) of one toolchain, first on cargo's PATH."""

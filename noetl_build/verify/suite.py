@@ -79,11 +79,12 @@ def verify_wheel(
 
 
 def build_machine_paths(layout: Layout) -> tuple[str, ...]:
-    """Paths of this machine a binary must not carry: the repo, home, cargo/rustup homes, std source."""
+    """Paths of this machine a binary must not carry: the repo, home, the user cache (cargo's target
+    dirs), cargo/rustup homes, std source."""
     from ..toolchain import discover
 
     home = Path.home()
-    paths = [layout.root, layout.build, home,
+    paths = [layout.root, layout.build, layout.cache, home,
              Path(os.environ.get("CARGO_HOME", home / ".cargo")),
              Path(os.environ.get("RUSTUP_HOME", home / ".rustup"))]
     paths += [toolchain.std_source for toolchain in discover()]

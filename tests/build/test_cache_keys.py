@@ -53,7 +53,7 @@ def keyed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """binary_fingerprint for a real target with a fake toolchain, for a venv at ``venv``."""
     target = next(t for t in load_matrix(ROOT / "targets.toml").targets if t.name == "x86_64-unknown-linux-gnu")
     choice = ToolchainChoice(toolchain=fake_toolchain(tmp_path, "stable", std=(target.name,)), strategy=Strategy.PREBUILT_STD)
-    layout = Layout.at(ROOT, build=tmp_path / "build")
+    layout = Layout.at(ROOT, build=tmp_path / "build", cache=tmp_path / "cache")
     monkeypatch.delenv("RUSTFLAGS", raising=False)
 
     def key(venv: str = "/venvs/a/bin", **env: str) -> str:

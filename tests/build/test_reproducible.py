@@ -1,9 +1,9 @@
 """Two builds of one commit give the same bytes wherever the checkout lives (issue 10).
 
 The second build runs in a copy of the checkout at another path (a CI runner and a laptop never
-share one), with its own build dir (cold cargo, its own UI build), umask 077 and another time
-zone, for one target of each binary format: Linux (ELF), macOS thin and universal2 (Mach-O: the
-linker's LC_UUID hashes the output, so a path anywhere in it would show), Windows (PE).
+share one), with its own build dir and cache (cold cargo, its own UI build), umask 077 and another
+time zone, for one target of each binary format: Linux (ELF), macOS thin and universal2 (Mach-O:
+the linker's LC_UUID hashes the output, so a path anywhere in it would show), Windows (PE).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from noetl_build.layout import CACHE_ENV
 
 from ..conftest import CI_TARGETS, ROOT, BuiltDist, build_wheels
 
@@ -38,7 +40,8 @@ def elsewhere(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """dist/ of the build in the other checkout."""
     root = tmp_path_factory.mktemp("another-place") / "a" / "longer" / "path" / "noetl"
     copy_checkout(root)
-    env = {**os.environ, "TZ": "Pacific/Chatham"}
+    # its own cargo cache too: the bytes of a build from nothing, not only of a moved checkout's
+    env = {**os.environ, "TZ": "Pacific/Chatham", CACHE_ENV: str(root.parent / "cache")}
     env.pop("SOURCE_DATE_EPOCH", None)
     proc = subprocess.run(
         ["sh", "-c", 'umask 077 && exec "$@"', "sh", sys.executable, "-m", "noetl_build", "build",
