@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BuildError, ConfigError
+from .errors import BuildError, ConfigError, printable
 from .layout import Layout
 from .report import say, unexpected
 from .targets import load_matrix
@@ -84,9 +84,22 @@ def _parser() -> argparse.ArgumentParser:
 # The commands, each its arguments (if any) then its handler, in the order `--help` lists them.
 
 
+def _positive(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {printable(text)}")
+    return value
+
+
 def _build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("targets", nargs="*", metavar="TRIPLE")
     parser.add_argument("--all", action="store_true", help="every target in targets.toml")
+    parser.add_argument("--jobs", type=_positive, metavar="N",
+                        help="what all the cargos of the run compile at once (default: the usable cores)")
 
 
 def _build(args: argparse.Namespace, layout: Layout) -> int:
@@ -99,7 +112,7 @@ def _build(args: argparse.Namespace, layout: Layout) -> int:
     targets = matrix.select(args.targets)
     from . import pipeline
 
-    results = pipeline.build(targets, layout, matrix=matrix.targets)
+    results = pipeline.build(targets, layout, matrix=matrix.targets, jobs=args.jobs)
     print(pipeline.render(results))
     return 0 if all(r.ok for r in results) else 1
 

@@ -17,6 +17,7 @@ from .elfpatch import unversion_weak
 from .errors import BuildError, ToolchainError
 from .files import EXEC_MODE, atomic_copy, atomic_output, sha256_file
 from .fingerprint import code_digest, digest, files_under
+from .jobserver import Jobserver
 from .layout import Layout
 from .platforms import Triple, arches
 from .procs import output, run
@@ -125,12 +126,12 @@ def _no_spaces(*paths: Path) -> None:
             raise BuildError(f"path '{path}' has a space: rustc flags cannot carry it; move it")
 
 
-def _remaps(layout: Layout, choice: ToolchainChoice) -> list[tuple[Path, str]]:
+def _remaps(layout: Layout, choice: ToolchainChoice, target: Target) -> list[tuple[Path, str]]:
     """Build-machine paths every unit (std, the dependencies) may name, and what they become
     inside the binary: cargo's home (the crates' sources), cargo's target dir (their OUT_DIRs),
     std's source. None moves with the checkout, so they can reach every unit (RUSTFLAGS, which
     cargo fingerprints: a change there rebuilds every dependency and std)."""
-    maps = [(_cargo_home(), "/cargo"), (layout.cargo_dir(choice.key), "/target")]
+    maps = [(_cargo_home(), "/cargo"), (layout.cargo_lane(choice.key, target.triple.text), "/target")]
     if choice.strategy == Strategy.BUILD_STD:
         maps.append((choice.toolchain.std_source, "/rustc/src"))
     _no_spaces(*(path for path, _ in maps))
@@ -207,7 +208,7 @@ def build_environment(
     cargo-zigbuild's copy by install_zigbuild, only when compiling, so computing it for the
     cache key costs nothing.
     """
-    remaps = _remaps(layout, choice)
+    remaps = _remaps(layout, choice, target)
     cflags = [f"-ffile-prefix-map={path}={to}" for path, to in remaps]
     cflags += list(target.cflags)
     rustflags = [f"--remap-path-prefix={path}={to}" for path, to in remaps]
@@ -247,7 +248,7 @@ def cargo_command(target: Target, layout: Layout, choice: ToolchainChoice, tools
         str(zigbuild_copy(layout, tools)), "rustc", "--release", "--locked",
         "--manifest-path", str(layout.crate / "Cargo.toml"),
         "--target", target.zig_target,
-        "--target-dir", str(layout.cargo_dir(choice.key)),
+        "--target-dir", str(layout.cargo_lane(choice.key, target.triple.text)),
         "--bin", CRATE_BIN, "--", *root_flags(target, layout),
     ]
 
@@ -315,11 +316,14 @@ def binary_fingerprint(
 
 def compile_target(
     target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str, epoch: int,
-    out_dir: Path | None = None,
+    out_dir: Path | None = None, jobserver: Jobserver | None = None,
 ) -> Compiled:
-    """Build (or reuse) the binary for ``target``; it lands in the target's build dir."""
+    """Build (or reuse) the binary for ``target``; it lands in the target's build dir.
+
+    With ``jobserver`` (the run's, shared by targets building at once), cargo starts only with
+    one of its tokens and takes its other jobs from it; it is not part of the binary's key."""
     if target.fat:
-        return _compile_fat(target, choice, layout, tools, version=version, epoch=epoch)
+        return _compile_fat(target, choice, layout, tools, version=version, epoch=epoch, jobserver=jobserver)
     out_dir = out_dir or layout.target_dir(target.name)
     binary = out_dir / target.binary_name
     stamp = out_dir / BINARY_STAMP
@@ -336,15 +340,16 @@ def compile_target(
     started = time.monotonic()
     make_link_inputs(target, layout, tools)
     install_zigbuild(layout, tools)
-    with _cargo_lock(layout, choice, target):
+    slot = jobserver.slot() if jobserver else contextlib.nullcontext()
+    with _cargo_lock(layout, choice, target), slot:
         run(
             command,
             what=f"{target.name}: cargo-zigbuild",
             cwd=layout.crate,
-            env=env,
+            env={**env, **jobserver.environment} if jobserver else env,
             log=layout.log(target.name),
         )
-        built = layout.cargo_dir(choice.key) / target.name / "release" / target.binary_name
+        built = layout.cargo_lane(choice.key, target.triple.text) / target.name / "release" / target.binary_name
         if not built.is_file():
             raise BuildError(f"{target.name}: cargo-zigbuild succeeded but left no {built}")
         if target.unversion:
@@ -361,13 +366,13 @@ def _cargo_lock(layout: Layout, choice: ToolchainChoice, target: Target) -> Iter
     """Held from cargo's start until its binary is copied out: cargo's target dir is shared by
     every checkout (Layout.cargo_dir), and cargo's own lock ends when cargo does, when another
     build could already be relinking the same file."""
-    path = layout.cargo_dir(choice.key) / "locks" / target.name
+    path = layout.cargo_lane(choice.key, target.triple.text) / "locks" / target.name
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            say(f"==> {target.name}: waiting for another build using {layout.cargo_dir(choice.key)}")
+            say(f"==> {target.name}: waiting for another build using {layout.cargo_lane(choice.key, target.triple.text)}")
             fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
@@ -401,7 +406,8 @@ def slice_targets(target: Target) -> list[Target]:
 
 
 def _compile_fat(
-    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str, epoch: int
+    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str, epoch: int,
+    jobserver: Jobserver | None,
 ) -> Compiled:
     """Build each slice, then join them with lipo into one fat Mach-O."""
     lipo = find_lipo()
@@ -411,7 +417,7 @@ def _compile_fat(
     started = time.monotonic()
     parts = [
         compile_target(part, choice, layout, tools, version=version, epoch=epoch,
-                       out_dir=out_dir / "slices" / part.triple.arch)
+                       out_dir=out_dir / "slices" / part.triple.arch, jobserver=jobserver)
         for part in slice_targets(target)
     ]
     binary = out_dir / target.binary_name
