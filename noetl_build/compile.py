@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from .elfpatch import unversion_weak
 from .errors import BuildError, ToolchainError
-from .files import EXEC_MODE, atomic_copy, atomic_output, sha256_file
+from .files import EXEC_MODE, atomic_copy, atomic_output, exclusive_lock, sha256_file
 from .fingerprint import code_digest, digest, files_under
 from .layout import Layout
 from .platforms import Triple, arches
@@ -361,14 +360,9 @@ def _cargo_lock(layout: Layout, choice: ToolchainChoice, target: Target) -> Iter
     """Held from cargo's start until its binary is copied out: cargo's target dir is shared by
     every checkout (Layout.cargo_dir), and cargo's own lock ends when cargo does, when another
     build could already be relinking the same file."""
-    path = layout.cargo_dir(choice.key) / "locks" / target.name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say(f"==> {target.name}: waiting for another build using {layout.cargo_dir(choice.key)}")
-            fcntl.flock(lock, fcntl.LOCK_EX)
+    where = layout.cargo_dir(choice.key)
+    with exclusive_lock(where / "locks" / target.name,
+                        lambda: say(f"==> {target.name}: waiting for another build using {where}")):
         yield
 
 
