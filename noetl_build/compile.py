@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from .elfpatch import unversion_weak
 from .errors import BuildError, ToolchainError
-from .files import EXEC_MODE, atomic_copy, atomic_output, sha256_file
+from .files import EXEC_MODE, atomic_copy, atomic_output, exclusive_lock, sha256_file
 from .fingerprint import code_digest, digest, files_under
 from .jobserver import Jobserver
 from .layout import Layout
@@ -237,6 +236,9 @@ def build_environment(
     if choice.strategy == Strategy.BUILD_STD:
         env.update(RUSTC_BOOTSTRAP="1", CARGO_UNSTABLE_BUILD_STD=BUILD_STD_CRATES,
                    CARGO_UNSTABLE_BUILD_STD_FEATURES=BUILD_STD_FEATURES)
+    # cargo-zigbuild writes its linker wrappers into its cache at start-up, racing another one
+    # starting beside it ("File exists"): one cache per lane, where one cargo runs at a time.
+    env["CARGO_ZIGBUILD_CACHE_DIR"] = str(layout.cargo_lane(choice.key, target.triple.text) / "zigbuild")
     env.update(target.triple.os_family.deployment_env(target))
     env.update(dict(target.env))
     return env
@@ -363,17 +365,13 @@ def compile_target(
 
 @contextlib.contextmanager
 def _cargo_lock(layout: Layout, choice: ToolchainChoice, target: Target) -> Iterator[None]:
-    """Held from cargo's start until its binary is copied out: cargo's target dir is shared by
-    every checkout (Layout.cargo_dir), and cargo's own lock ends when cargo does, when another
-    build could already be relinking the same file."""
-    path = layout.cargo_lane(choice.key, target.triple.text) / "locks" / target.name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say(f"==> {target.name}: waiting for another build using {layout.cargo_lane(choice.key, target.triple.text)}")
-            fcntl.flock(lock, fcntl.LOCK_EX)
+    """Held from cargo's start until its binary is copied out: the lane's target dir (and its
+    cargo-zigbuild cache) is shared by every checkout and run (Layout.cargo_lane); cargo's own
+    lock is taken only after cargo-zigbuild has written its wrappers, and ends when cargo does,
+    when another build could already be relinking the same file."""
+    where = layout.cargo_lane(choice.key, target.triple.text)
+    with exclusive_lock(where / "locks" / "lane",
+                        lambda: say(f"==> {target.name}: waiting for another build using {where}")):
         yield
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import os
 import threading
@@ -18,7 +17,7 @@ from pathlib import Path
 from . import dist, wheels
 from .compile import ZigTools, compile_target
 from .errors import BuildError, CommandError
-from .files import sha256_file, sweep_temporaries
+from .files import exclusive_lock, sha256_file, sweep_temporaries
 from .fingerprint import code_digest, digest
 from .jobserver import Jobserver
 from .layout import Layout, lane_of
@@ -74,13 +73,7 @@ class Run:
 @contextlib.contextmanager
 def exclusive(layout: Layout) -> Iterator[None]:
     """One build at a time per build dir: two would rewrite each other's work files."""
-    layout.build.mkdir(parents=True, exist_ok=True)
-    with open(layout.lock, "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say(f"==> waiting for another build using {layout.build}")
-            fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive_lock(layout.lock, lambda: say(f"==> waiting for another build using {layout.build}")):
         yield
 
 
