@@ -20,7 +20,7 @@ from .errors import BuildError, CommandError
 from .files import exclusive_lock, sha256_file, sweep_temporaries
 from .fingerprint import code_digest, digest
 from .jobserver import Jobserver
-from .layout import Layout, lane_of
+from .layout import LANES, Layout, lane_of
 from .report import human_size, say, table, unexpected
 from .reuse import record, reused
 from .sbom import kept_sbom
@@ -79,6 +79,7 @@ def exclusive(layout: Layout) -> Iterator[None]:
 
 def build(
     targets: Sequence[Target], layout: Layout, *, matrix: Sequence[Target] = (), jobs: int | None = None,
+    serial: bool = False,
 ) -> list[BuildResult]:
     """Build every target's wheel into dist/, going on past failures; one BuildResult per target,
     in the order of ``targets``.
@@ -86,10 +87,11 @@ def build(
     ``matrix`` (all of targets.toml) decides the one compiler: the toolchain that can build every
     target of it, so a later build of other targets gets the same one. ``jobs`` (default: the
     cores this process may use) is the run's jobserver tokens: what every cargo of the run
-    compiles at once, all together; targets of different lanes (layout.LANES) build at once.
+    compiles at once, all together. Targets of different lanes (layout.LANES) build at once,
+    unless ``serial``: one target after another, in the order asked, its cargo with every token.
     """
     with exclusive(layout):
-        return _build(targets, layout, matrix, jobs or usable_cores())
+        return _build(targets, layout, matrix, jobs or usable_cores(), 1 if serial else LANES)
 
 
 def usable_cores() -> int:
@@ -97,7 +99,9 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _build(targets: Sequence[Target], layout: Layout, matrix: Sequence[Target], jobs: int) -> list[BuildResult]:
+def _build(
+    targets: Sequence[Target], layout: Layout, matrix: Sequence[Target], jobs: int, at_once: int
+) -> list[BuildResult]:
     _sweep(targets, layout)
     epoch = source_date_epoch(layout.root)
     if epoch == FALLBACK_EPOCH:
@@ -115,21 +119,24 @@ def _build(targets: Sequence[Target], layout: Layout, matrix: Sequence[Target], 
     entries = dist.load_entries(layout.dist)
     try:
         with Jobserver.open(layout.build, jobs) as jobserver:
-            results = _each_lane(targets, lambda target: _build_target(target, run, entries, jobserver), jobs)
+            results = _each_lane(targets, lambda target: _build_target(target, run, entries, jobserver),
+                                  min(jobs, at_once))
     finally:
         dist.write_index(layout.dist, entries, meta={"version": version, "source_date_epoch": epoch})
     return results
 
 
-def _each_lane(targets: Sequence[Target], build_one: Callable[[Target], BuildResult], jobs: int) -> list[BuildResult]:
+def _each_lane(
+    targets: Sequence[Target], build_one: Callable[[Target], BuildResult], at_once: int
+) -> list[BuildResult]:
     """build_one for every target: each lane's targets one after another, in their order, and up
-    to ``jobs`` lanes at once (one thread each: the work is cargo's, in its processes). The
+    to ``at_once`` lanes at once (one thread each: the work is cargo's, in its processes). The
     results come back in the order of ``targets``; a target's failure is its result alone."""
     lanes: dict[int, list[Target]] = {}
     for target in targets:
         lanes.setdefault(lane_of(target.triple.text), []).append(target)
     queues = sorted(lanes.values(), key=lambda queue: targets.index(queue[0]))
-    workers = max(1, min(jobs, len(queues)))
+    workers = max(1, min(at_once, len(queues)))
     if workers == 1:  # one at a time, in the order asked: the serial build
         queues = [list(targets)]
     done: dict[str, BuildResult] = {}

@@ -62,7 +62,7 @@ class Recorder:
 
 def test_one_job_builds_in_the_order_asked() -> None:
     recorder = Recorder(seconds=0)
-    results = _each_lane(TARGETS, recorder, jobs=1)
+    results = _each_lane(TARGETS, recorder, at_once=1)
     assert recorder.started == [t.name for t in TARGETS]
     assert recorder.most == 1
     assert [r.target for r in results] == [t.name for t in TARGETS]
@@ -71,7 +71,7 @@ def test_one_job_builds_in_the_order_asked() -> None:
 @pytest.mark.parametrize("jobs", [2, 8])
 def test_lanes_build_at_once_and_results_keep_the_order(jobs: int) -> None:
     recorder = Recorder()
-    results = _each_lane(TARGETS, recorder, jobs=jobs)
+    results = _each_lane(TARGETS, recorder, at_once=jobs)
     assert recorder.most == min(jobs, LANES)
     assert [r.target for r in results] == [t.name for t in TARGETS]
     for lane in range(LANES):  # each lane in the order asked
@@ -81,7 +81,7 @@ def test_lanes_build_at_once_and_results_keep_the_order(jobs: int) -> None:
 
 def test_a_failing_target_fails_alone(capsys: pytest.CaptureFixture[str]) -> None:
     broken = TARGETS[3].name
-    results = _each_lane(TARGETS, Recorder(fail=broken), jobs=2)
+    results = _each_lane(TARGETS, Recorder(fail=broken), at_once=2)
     assert [r.target for r in results if not r.ok] == [broken]
     err = capsys.readouterr().err.splitlines()
     assert f"    ✗ {broken}: failed {broken}: broke" in err
@@ -100,7 +100,7 @@ def test_a_bug_stops_the_lanes_starting_new_targets() -> None:
     started: list[str] = []
     spy: Callable[[Target], BuildResult] = lambda t: (started.append(t.name), build_one(t))[1]
     with pytest.raises(RuntimeError, match="a bug"):
-        _each_lane(TARGETS, spy, jobs=2)
+        _each_lane(TARGETS, spy, at_once=2)
     assert len(started) < len(TARGETS)
 
 
