@@ -35,6 +35,7 @@ from .files import sha256_file
 from .layout import Layout
 from .procs import capture, run
 from .report import table
+from .version import build_version
 from .targets import Matrix, Target
 
 # the line the rebuild adds: a comment, so the binary's behaviour cannot change
@@ -50,6 +51,7 @@ class Phase:
     busy: float  # share of all CPUs' time not idle over the phase, 0..1
     per_target: dict[str, float]  # each target's own seconds (compile, SBOM, wheel)
     wheels: dict[str, str]  # wheel file name -> sha256
+    version: str = ""  # the version the phase's build gave (it names the wheels)
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,7 @@ def concurrent(
             name, round(seconds, 1), round(busy_share(before, after), 3),
             {r.target: round(r.seconds, 1) for r in results},
             {r.wheel: sha256_file(work.dist_file(r.wheel)) for r in results if r.wheel},
+            build_version(layout.root),
         ))
         progress(f"    {seconds:.0f} s, CPU busy {busy_share(before, after):.0%}")
         if serial:  # the next phase starts cold at the same paths
@@ -251,6 +254,9 @@ def render(result: BuildBench) -> str:
         f"{result.ratio:.2f}x",
         "wheels byte for byte: " + ("identical" if not result.differing else "DIFFER: " + ", ".join(result.differing)),
     ]
+    if serial.version != both.version:
+        lines.append(f"note: the version changed between the builds ({serial.version}, then {both.version}): "
+                     "the checkout changed during the bench; run it in a clean clone")
     if result.rebuilds:
         lines += ["", table(["one line added to main.rs", "cold s", "rebuild s", "rebuild / cold"],
                             [[r.target, f"{r.cold_seconds:.1f}", f"{r.seconds:.1f}", f"{r.ratio:.2f}"]

@@ -168,6 +168,8 @@ def _bench_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the serial and the concurrent cold build instead (default: every target), CPU busy, "
                              "wheels compared, a one-line change rebuilt")
     parser.add_argument("--jobs", type=_positive, metavar="N", help="with --concurrent: jobserver tokens (default: the usable cores)")
+    parser.add_argument("--timings", action="store_true",
+                        help="cargo --timings of a cold compile instead, per target (default: one of each OS and libc)")
 
 
 def _bench(args: argparse.Namespace, layout: Layout) -> int:
@@ -186,6 +188,14 @@ def _bench(args: argparse.Namespace, layout: Layout) -> int:
         atomic_write_text(args.json or layout.root / "bench-build.json",
                           json.dumps(buildbench.to_json(measured_build), indent=2) + "\n")
         print(buildbench.render(measured_build))
+        return 0
+    if args.timings:
+        from . import buildbench, timings
+
+        rows = timings.timings(matrix.select(args.targets) if args.targets else buildbench.rebuild_targets(matrix.targets),
+                               layout, scratch=layout.build / "bench-timings", progress=say)
+        atomic_write_text(args.json or layout.root / "bench-timings.json", json.dumps(timings.to_json(rows), indent=2) + "\n")
+        print(timings.render(rows))
         return 0
     chosen = matrix.select(args.targets) if args.targets else bench.default_targets(matrix)
     if args.profiles:

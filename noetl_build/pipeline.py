@@ -130,11 +130,14 @@ def _each_lane(
     targets: Sequence[Target], build_one: Callable[[Target], BuildResult], at_once: int
 ) -> list[BuildResult]:
     """build_one for every target: each lane's targets one after another, in their order, and up
-    to ``at_once`` lanes at once (one thread each: the work is cargo's, in its processes). The
-    results come back in the order of ``targets``; a target's failure is its result alone."""
+    to ``at_once`` lanes at once (one thread each: the work is cargo's, in its processes). A fat
+    target (universal2) builds its slices in their own targets' lanes, both of them: it comes
+    after the lanes, alone (its slices are cargo's fresh units by then when their targets were
+    built). The results come back in the order of ``targets``; a failure is its target's alone."""
     lanes: dict[int, list[Target]] = {}
     for target in targets:
-        lanes.setdefault(lane_of(target.triple.text), []).append(target)
+        if not target.fat:
+            lanes.setdefault(lane_of(target.triple.text), []).append(target)
     queues = sorted(lanes.values(), key=lambda queue: targets.index(queue[0]))
     workers = max(1, min(at_once, len(queues)))
     if workers == 1:  # one at a time, in the order asked: the serial build
@@ -142,7 +145,7 @@ def _each_lane(
     done: dict[str, BuildResult] = {}
     stop = threading.Event()  # set when the run is interrupted: the lanes start no new target
 
-    def work(queue: list[Target]) -> None:
+    def work(queue: Sequence[Target]) -> None:
         for target in queue:
             if stop.is_set():
                 return
@@ -159,6 +162,8 @@ def _each_lane(
         except BaseException:
             stop.set()
             raise
+    if workers > 1:
+        work([target for target in targets if target.fat])
     return [done[target.name] for target in targets]
 
 
