@@ -193,7 +193,7 @@ def _bench(args: argparse.Namespace, layout: Layout) -> int:
         from . import buildbench, timings
 
         rows = timings.timings(matrix.select(args.targets) if args.targets else buildbench.rebuild_targets(matrix.targets),
-                               layout, scratch=layout.build / "bench-timings", progress=say)
+                               layout, scratch=layout.build / "bench-timings", matrix=matrix.targets, progress=say)
         atomic_write_text(args.json or layout.root / "bench-timings.json", json.dumps(timings.to_json(rows), indent=2) + "\n")
         print(timings.render(rows))
         return 0

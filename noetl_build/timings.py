@@ -30,7 +30,7 @@ from .procs import run
 from .report import table
 from .source import source_date_epoch
 from .targets import Target
-from .toolchain import choose
+from .toolchain import plan
 from .version import build_version
 
 # crates of the Rust standard library (build-std compiles them for the target): names no crates.io
@@ -94,21 +94,24 @@ class Timing:
 
 
 def timings(
-    targets: Sequence[Target], layout: Layout, *, scratch: Path, progress: Callable[[str], None] = lambda _: None,
+    targets: Sequence[Target], layout: Layout, *, scratch: Path, matrix: Sequence[Target] = (),
+    progress: Callable[[str], None] = lambda _: None,
 ) -> list[Timing]:
-    """A cold compile of each target with `--timings`, one after another, in ``scratch`` (emptied first)."""
+    """A cold compile of each target with `--timings`, one after another, in ``scratch`` (emptied
+    first), by the toolchain and strategy a build of ``matrix`` gives it (toolchain.plan)."""
     if scratch.exists():
         shutil.rmtree(scratch)
     work = Layout.at(layout.root, build=scratch / "build", dist=scratch / "dist", targets=layout.targets_file,
                      cache=scratch / "cache")
     tools = ZigTools.find()
     version, epoch = build_version(layout.root), source_date_epoch(layout.root)
+    toolchains = plan(targets, matrix=matrix)
     rows = []
     for target in targets:
         if target.fat:
             raise BuildError(f"{target.name}: time a single-architecture target (each slice is one)")
         target_dir = scratch / "target" / target.name
-        command, env = raw_compile(target, choose(target), work, tools, version=version, epoch=epoch,
+        command, env = raw_compile(target, toolchains.choice(target), work, tools, version=version, epoch=epoch,
                                    target_dir=target_dir)
         command.insert(command.index("--"), "--timings")
         env = {**env, "ZIG_GLOBAL_CACHE_DIR": str(scratch / "zig" / target.name)}
