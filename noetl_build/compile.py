@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .elfpatch import unversion_weak
 from .errors import BuildError, ToolchainError
-from .files import EXEC_MODE, atomic_copy, atomic_output, exclusive_lock, sha256_file
+from .files import EXEC_MODE, atomic_copy, atomic_output, atomic_symlink, exclusive_lock, sha256_file
 from .fingerprint import code_digest, digest, files_under
 from .jobserver import Jobserver
 from .layout import Layout
@@ -193,8 +193,7 @@ def _toolchain_bin(layout: Layout, choice: ToolchainChoice) -> Path:
     for tool, path in tools:
         link = bin_dir / tool
         if not link.is_symlink() or os.readlink(link) != str(path):
-            link.unlink(missing_ok=True)
-            link.symlink_to(path)
+            atomic_symlink(link, path)  # another lane may be making it too
     return bin_dir
 
 
