@@ -1,6 +1,6 @@
 """Sessions: each picks a venv, installs pinned tools, and calls the noetl_build package.
 
-    nox -s build_all                     every target in targets.toml
+    nox -s build_all [-- --serial|--jobs N]  every target in targets.toml (two at once)
     nox -s wheel -- TRIPLE [TRIPLE ...]  just those
     nox -s doctor                        toolchains, strategies and what is missing
     nox -s sdist                         the source distribution into dist/
@@ -61,7 +61,7 @@ def noetl_build(session: nox.Session, requirements: Sequence[str], command: str,
 @nox.session
 def build_all(session: nox.Session) -> None:
     """Build the wheel of every target in targets.toml into dist/."""
-    noetl_build(session, ["build"], "build", "--all")
+    noetl_build(session, ["build"], "build", "--all", *session.posargs)
 
 
 @nox.session

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BuildError, ConfigError
+from .errors import BuildError, ConfigError, printable
 from .layout import Layout
 from .report import say, unexpected
 from .targets import load_matrix
@@ -84,9 +84,24 @@ def _parser() -> argparse.ArgumentParser:
 # The commands, each its arguments (if any) then its handler, in the order `--help` lists them.
 
 
+def _positive(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {printable(text)}")
+    return value
+
+
 def _build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("targets", nargs="*", metavar="TRIPLE")
     parser.add_argument("--all", action="store_true", help="every target in targets.toml")
+    parser.add_argument("--jobs", type=_positive, metavar="N",
+                        help="what all the cargos of the run compile at once (default: the usable cores)")
+    parser.add_argument("--serial", action="store_true",
+                        help="one target at a time, in the order given (default: two at once, in lanes)")
 
 
 def _build(args: argparse.Namespace, layout: Layout) -> int:
@@ -99,7 +114,7 @@ def _build(args: argparse.Namespace, layout: Layout) -> int:
     targets = matrix.select(args.targets)
     from . import pipeline
 
-    results = pipeline.build(targets, layout, matrix=matrix.targets)
+    results = pipeline.build(targets, layout, matrix=matrix.targets, jobs=args.jobs, serial=args.serial)
     print(pipeline.render(results))
     return 0 if all(r.ok for r in results) else 1
 
@@ -149,6 +164,12 @@ def _bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, help="the results (default: ROOT/bench.json)")
     parser.add_argument("--profiles", action="store_true",
                         help="compare bench.toml's release-profile candidates instead (cold compiles, size, --version)")
+    parser.add_argument("--concurrent", action="store_true",
+                        help="the serial and the concurrent cold build instead (default: every target), CPU busy, "
+                             "wheels compared, a one-line change rebuilt")
+    parser.add_argument("--jobs", type=_positive, metavar="N", help="with --concurrent: jobserver tokens (default: the usable cores)")
+    parser.add_argument("--timings", action="store_true",
+                        help="cargo --timings of a cold compile instead, per target (default: one of each OS and libc)")
 
 
 def _bench(args: argparse.Namespace, layout: Layout) -> int:
@@ -158,6 +179,24 @@ def _bench(args: argparse.Namespace, layout: Layout) -> int:
     from . import bench
     from .files import atomic_write_text
 
+    if args.concurrent:
+        from . import buildbench
+
+        measured_build = buildbench.concurrent(matrix.select(args.targets) if args.targets else list(matrix.targets),
+                                               layout, matrix, scratch=layout.build / "bench-build", jobs=args.jobs,
+                                               progress=say)
+        atomic_write_text(args.json or layout.root / "bench-build.json",
+                          json.dumps(buildbench.to_json(measured_build), indent=2) + "\n")
+        print(buildbench.render(measured_build))
+        return 0
+    if args.timings:
+        from . import buildbench, timings
+
+        rows = timings.timings(matrix.select(args.targets) if args.targets else buildbench.rebuild_targets(matrix.targets),
+                               layout, scratch=layout.build / "bench-timings", matrix=matrix.targets, progress=say)
+        atomic_write_text(args.json or layout.root / "bench-timings.json", json.dumps(timings.to_json(rows), indent=2) + "\n")
+        print(timings.render(rows))
+        return 0
     chosen = matrix.select(args.targets) if args.targets else bench.default_targets(matrix)
     if args.profiles:
         measured = bench.profiles(chosen, layout, scratch=layout.build / "bench-profiles", progress=say)

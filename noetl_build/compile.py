@@ -14,8 +14,9 @@ from pathlib import Path
 
 from .elfpatch import unversion_weak
 from .errors import BuildError, ToolchainError
-from .files import EXEC_MODE, atomic_copy, atomic_output, exclusive_lock, sha256_file
+from .files import EXEC_MODE, atomic_copy, atomic_output, atomic_symlink, exclusive_lock, sha256_file
 from .fingerprint import code_digest, digest, files_under
+from .jobserver import Jobserver
 from .layout import Layout
 from .platforms import Triple, arches
 from .procs import output, run
@@ -124,12 +125,12 @@ def _no_spaces(*paths: Path) -> None:
             raise BuildError(f"path '{path}' has a space: rustc flags cannot carry it; move it")
 
 
-def _remaps(layout: Layout, choice: ToolchainChoice) -> list[tuple[Path, str]]:
+def _remaps(layout: Layout, choice: ToolchainChoice, target: Target) -> list[tuple[Path, str]]:
     """Build-machine paths every unit (std, the dependencies) may name, and what they become
     inside the binary: cargo's home (the crates' sources), cargo's target dir (their OUT_DIRs),
     std's source. None moves with the checkout, so they can reach every unit (RUSTFLAGS, which
     cargo fingerprints: a change there rebuilds every dependency and std)."""
-    maps = [(_cargo_home(), "/cargo"), (layout.cargo_dir(choice.key), "/target")]
+    maps = [(_cargo_home(), "/cargo"), (layout.cargo_lane(choice.key, target.triple.text), "/target")]
     if choice.strategy == Strategy.BUILD_STD:
         maps.append((choice.toolchain.std_source, "/rustc/src"))
     _no_spaces(*(path for path, _ in maps))
@@ -192,8 +193,7 @@ def _toolchain_bin(layout: Layout, choice: ToolchainChoice) -> Path:
     for tool, path in tools:
         link = bin_dir / tool
         if not link.is_symlink() or os.readlink(link) != str(path):
-            link.unlink(missing_ok=True)
-            link.symlink_to(path)
+            atomic_symlink(link, path)  # another lane may be making it too
     return bin_dir
 
 
@@ -206,7 +206,7 @@ def build_environment(
     cargo-zigbuild's copy by install_zigbuild, only when compiling, so computing it for the
     cache key costs nothing.
     """
-    remaps = _remaps(layout, choice)
+    remaps = _remaps(layout, choice, target)
     cflags = [f"-ffile-prefix-map={path}={to}" for path, to in remaps]
     cflags += list(target.cflags)
     rustflags = [f"--remap-path-prefix={path}={to}" for path, to in remaps]
@@ -235,6 +235,9 @@ def build_environment(
     if choice.strategy == Strategy.BUILD_STD:
         env.update(RUSTC_BOOTSTRAP="1", CARGO_UNSTABLE_BUILD_STD=BUILD_STD_CRATES,
                    CARGO_UNSTABLE_BUILD_STD_FEATURES=BUILD_STD_FEATURES)
+    # cargo-zigbuild writes its linker wrappers into its cache at start-up, racing another one
+    # starting beside it ("File exists"): one cache per lane, where one cargo runs at a time.
+    env["CARGO_ZIGBUILD_CACHE_DIR"] = str(layout.cargo_lane(choice.key, target.triple.text) / "zigbuild")
     env.update(target.triple.os_family.deployment_env(target))
     env.update(dict(target.env))
     return env
@@ -246,7 +249,7 @@ def cargo_command(target: Target, layout: Layout, choice: ToolchainChoice, tools
         str(zigbuild_copy(layout, tools)), "rustc", "--release", "--locked",
         "--manifest-path", str(layout.crate / "Cargo.toml"),
         "--target", target.zig_target,
-        "--target-dir", str(layout.cargo_dir(choice.key)),
+        "--target-dir", str(layout.cargo_lane(choice.key, target.triple.text)),
         "--bin", CRATE_BIN, "--", *root_flags(target, layout),
     ]
 
@@ -314,11 +317,14 @@ def binary_fingerprint(
 
 def compile_target(
     target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str, epoch: int,
-    out_dir: Path | None = None,
+    out_dir: Path | None = None, jobserver: Jobserver | None = None,
 ) -> Compiled:
-    """Build (or reuse) the binary for ``target``; it lands in the target's build dir."""
+    """Build (or reuse) the binary for ``target``; it lands in the target's build dir.
+
+    With ``jobserver`` (the run's, shared by targets building at once), cargo starts only with
+    one of its tokens and takes its other jobs from it; it is not part of the binary's key."""
     if target.fat:
-        return _compile_fat(target, choice, layout, tools, version=version, epoch=epoch)
+        return _compile_fat(target, choice, layout, tools, version=version, epoch=epoch, jobserver=jobserver)
     out_dir = out_dir or layout.target_dir(target.name)
     binary = out_dir / target.binary_name
     stamp = out_dir / BINARY_STAMP
@@ -335,15 +341,16 @@ def compile_target(
     started = time.monotonic()
     make_link_inputs(target, layout, tools)
     install_zigbuild(layout, tools)
-    with _cargo_lock(layout, choice, target):
+    slot = jobserver.slot() if jobserver else contextlib.nullcontext()
+    with _cargo_lock(layout, choice, target), slot:
         run(
             command,
             what=f"{target.name}: cargo-zigbuild",
             cwd=layout.crate,
-            env=env,
+            env={**env, **jobserver.environment} if jobserver else env,
             log=layout.log(target.name),
         )
-        built = layout.cargo_dir(choice.key) / target.name / "release" / target.binary_name
+        built = layout.cargo_lane(choice.key, target.triple.text) / target.name / "release" / target.binary_name
         if not built.is_file():
             raise BuildError(f"{target.name}: cargo-zigbuild succeeded but left no {built}")
         if target.unversion:
@@ -357,11 +364,12 @@ def compile_target(
 
 @contextlib.contextmanager
 def _cargo_lock(layout: Layout, choice: ToolchainChoice, target: Target) -> Iterator[None]:
-    """Held from cargo's start until its binary is copied out: cargo's target dir is shared by
-    every checkout (Layout.cargo_dir), and cargo's own lock ends when cargo does, when another
-    build could already be relinking the same file."""
-    where = layout.cargo_dir(choice.key)
-    with exclusive_lock(where / "locks" / target.name,
+    """Held from cargo's start until its binary is copied out: the lane's target dir (and its
+    cargo-zigbuild cache) is shared by every checkout and run (Layout.cargo_lane); cargo's own
+    lock is taken only after cargo-zigbuild has written its wrappers, and ends when cargo does,
+    when another build could already be relinking the same file."""
+    where = layout.cargo_lane(choice.key, target.triple.text)
+    with exclusive_lock(where / "locks" / "lane",
                         lambda: say(f"==> {target.name}: waiting for another build using {where}")):
         yield
 
@@ -395,7 +403,8 @@ def slice_targets(target: Target) -> list[Target]:
 
 
 def _compile_fat(
-    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str, epoch: int
+    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str, epoch: int,
+    jobserver: Jobserver | None,
 ) -> Compiled:
     """Build each slice, then join them with lipo into one fat Mach-O."""
     lipo = find_lipo()
@@ -405,7 +414,7 @@ def _compile_fat(
     started = time.monotonic()
     parts = [
         compile_target(part, choice, layout, tools, version=version, epoch=epoch,
-                       out_dir=out_dir / "slices" / part.triple.arch)
+                       out_dir=out_dir / "slices" / part.triple.arch, jobserver=jobserver)
         for part in slice_targets(target)
     ]
     binary = out_dir / target.binary_name

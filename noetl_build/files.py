@@ -60,6 +60,25 @@ def atomic_output(path: Path, *, mode: int = FILE_MODE) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def atomic_symlink(link: Path, target: Path) -> None:
+    """Make ``link`` point at ``target`` by one rename of a fresh link made beside it: two
+    builds (or two lanes of one) making the same link at once both succeed, and a reader never
+    finds it missing."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):  # a random name taken by another writer: try another
+        tmp = link.with_name(f".{link.name}.{os.getpid()}.{os.urandom(4).hex()}{TMP_SUFFIX}")
+        try:
+            tmp.symlink_to(target)
+        except FileExistsError:
+            continue
+        try:
+            os.replace(tmp, link)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return
+    raise FileExistsError(f"no free temporary name beside {link}")
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     with atomic_output(path) as tmp:
         tmp.write_text(text)

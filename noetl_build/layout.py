@@ -7,6 +7,7 @@ value of targets.toml or manifest.json can make the build write, or delete, outs
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,11 @@ def plain_name(name: str, what: str) -> str:
 
 
 CACHE_ENV = "NOETL_CACHE_DIR"
+# Cargo target dirs per toolchain: cargo locks a whole target dir while it builds, so two
+# targets build at once only in two dirs. A target's lane is a function of its triple alone,
+# never of the core count or the matrix, so a serial and a concurrent build, on any machine,
+# use the same dirs (and a universal2 slice the dir of its own single-arch target).
+LANES = 2
 
 
 def user_cache() -> Path:
@@ -32,6 +38,11 @@ def user_cache() -> Path:
     if chosen:
         return Path(chosen)
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "noetl"
+
+
+def lane_of(triple: str) -> int:
+    """The triple's lane: the first byte of its sha256, modulo LANES (stable everywhere)."""
+    return hashlib.sha256(triple.encode()).digest()[0] % LANES
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,10 @@ class Layout:
         user's cache, not build/: a fresh or moved checkout finds std and the dependencies built
         (cargo locks it while it builds; compile.py holds a lock of its own until it has the binary)."""
         return self.cache / "cargo" / plain_name(key, "the toolchain key")
+
+    def cargo_lane(self, key: str, triple: str) -> Path:
+        """The target dir the triple builds in: its lane of cargo_dir(key) (LANES)."""
+        return self.cargo_dir(key) / f"lane-{lane_of(triple)}"
 
     def tool_copy(self, name: str) -> Path:
         """A program copied out of a venv to run from a path that names only its version, so

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import datetime as dt
 import hashlib
+import os
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -16,7 +19,8 @@ from .compile import ZigTools, compile_target
 from .errors import BuildError, CommandError
 from .files import exclusive_lock, sha256_file, sweep_temporaries
 from .fingerprint import code_digest, digest
-from .layout import Layout
+from .jobserver import Jobserver
+from .layout import LANES, Layout, lane_of
 from .report import human_size, say, table, unexpected
 from .reuse import record, reused
 from .sbom import kept_sbom
@@ -73,17 +77,31 @@ def exclusive(layout: Layout) -> Iterator[None]:
         yield
 
 
-def build(targets: Sequence[Target], layout: Layout, *, matrix: Sequence[Target] = ()) -> list[BuildResult]:
-    """Build every target's wheel into dist/, going on past failures; one BuildResult per target.
+def build(
+    targets: Sequence[Target], layout: Layout, *, matrix: Sequence[Target] = (), jobs: int | None = None,
+    serial: bool = False,
+) -> list[BuildResult]:
+    """Build every target's wheel into dist/, going on past failures; one BuildResult per target,
+    in the order of ``targets``.
 
     ``matrix`` (all of targets.toml) decides the one compiler: the toolchain that can build every
-    target of it, so a later build of other targets gets the same one.
+    target of it, so a later build of other targets gets the same one. ``jobs`` (default: the
+    cores this process may use) is the run's jobserver tokens: what every cargo of the run
+    compiles at once, all together. Targets of different lanes (layout.LANES) build at once,
+    unless ``serial``: one target after another, in the order asked, its cargo with every token.
     """
     with exclusive(layout):
-        return _build(targets, layout, matrix)
+        return _build(targets, layout, matrix, jobs or usable_cores(), 1 if serial else LANES)
 
 
-def _build(targets: Sequence[Target], layout: Layout, matrix: Sequence[Target]) -> list[BuildResult]:
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, as a CI runner's cgroup sets it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _build(
+    targets: Sequence[Target], layout: Layout, matrix: Sequence[Target], jobs: int, at_once: int
+) -> list[BuildResult]:
     _sweep(targets, layout)
     epoch = source_date_epoch(layout.root)
     if epoch == FALLBACK_EPOCH:
@@ -99,16 +117,54 @@ def _build(targets: Sequence[Target], layout: Layout, matrix: Sequence[Target]) 
     run = Run(layout, tools, version, epoch, generic, sha256_file(generic), toolchains)
 
     entries = dist.load_entries(layout.dist)
-    results = []
     try:
-        for target in targets:
-            result = _build_target(target, run, entries)
-            results.append(result)
-            mark = "✓" if result.ok else "✗"
-            say(f"    {mark} {target.name}: {result.status} {result.wheel or result.message}")
+        with Jobserver.open(layout.build, jobs) as jobserver:
+            results = _each_lane(targets, lambda target: _build_target(target, run, entries, jobserver),
+                                  min(jobs, at_once))
     finally:
         dist.write_index(layout.dist, entries, meta={"version": version, "source_date_epoch": epoch})
     return results
+
+
+def _each_lane(
+    targets: Sequence[Target], build_one: Callable[[Target], BuildResult], at_once: int
+) -> list[BuildResult]:
+    """build_one for every target: each lane's targets one after another, in their order, and up
+    to ``at_once`` lanes at once (one thread each: the work is cargo's, in its processes). A fat
+    target (universal2) builds its slices in their own targets' lanes, both of them: it comes
+    after the lanes, alone (its slices are cargo's fresh units by then when their targets were
+    built). The results come back in the order of ``targets``; a failure is its target's alone."""
+    lanes: dict[int, list[Target]] = {}
+    for target in targets:
+        if not target.fat:
+            lanes.setdefault(lane_of(target.triple.text), []).append(target)
+    queues = sorted(lanes.values(), key=lambda queue: targets.index(queue[0]))
+    workers = max(1, min(at_once, len(queues)))
+    if workers == 1:  # one at a time, in the order asked: the serial build
+        queues = [list(targets)]
+    done: dict[str, BuildResult] = {}
+    stop = threading.Event()  # set when the run is interrupted: the lanes start no new target
+
+    def work(queue: Sequence[Target]) -> None:
+        for target in queue:
+            if stop.is_set():
+                return
+            result = build_one(target)
+            done[target.name] = result
+            mark = "✓" if result.ok else "✗"
+            say(f"    {mark} {target.name}: {result.status} {result.wheel or result.message}")
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lane") as pool:
+        futures = [pool.submit(work, queue) for queue in queues]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            stop.set()
+            raise
+    if workers > 1:
+        work([target for target in targets if target.fat])
+    return [done[target.name] for target in targets]
 
 
 def _sweep(targets: Sequence[Target], layout: Layout) -> None:
@@ -134,13 +190,14 @@ def target_sbom(target: Target, run: Run, compiler: dict[str, str]) -> bytes:
                      rust_targets=target.rust_targets, subject=f"wheel for {target.name}", compiler=compiler)
 
 
-def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry]) -> BuildResult:
+def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry], jobserver: Jobserver) -> BuildResult:
     started = time.monotonic()
     layout = run.layout
     try:
         choice = run.toolchains.choice(target)
         say(f"==> {target.name}: {choice.describe()}")
-        compiled = compile_target(target, choice, layout, run.tools, version=run.version, epoch=run.epoch)
+        compiled = compile_target(target, choice, layout, run.tools, version=run.version, epoch=run.epoch,
+                                  jobserver=jobserver)
         sbom = target_sbom(target, run, choice.toolchain.compiler)
         stamp = layout.target_dir(target.name) / WHEEL_STAMP
         fingerprint = digest(extra={

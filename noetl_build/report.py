@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,8 +13,13 @@ from pathlib import Path
 from .errors import printable
 
 
+_SAYING = threading.Lock()  # targets building at once say whole lines, never interleaved ones
+
+
 def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    with _SAYING:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
 
 
 def unexpected(exc: BaseException, log: Path, doing: str) -> str:

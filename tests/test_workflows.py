@@ -298,7 +298,7 @@ def container_build_job_checks(workflow: str, name: str) -> None:
     caches = [s for s in steps_of(job) if s.get("uses", "").startswith("actions/cache@")]
     if caches:
         paths = caches[0]["with"]["path"].split()
-        assert {"~/.cargo/registry", "~/.cache/zig", "~/.cache/cargo-zigbuild", "build"} <= set(paths)
+        assert {"~/.cargo/registry", "~/.cache/zig", "~/.cache/noetl", "build"} <= set(paths)
 
 
 def test_ci_runs_readmes_test_command() -> None:

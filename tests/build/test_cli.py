@@ -58,6 +58,7 @@ def test_every_error_class_has_one_root() -> None:
 def test_a_bug_in_one_target_fails_that_target_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """pipeline's rule: any failure of one target is that target's one-line failure; the run goes on."""
     from noetl_build import pipeline
+    from noetl_build.jobserver import Jobserver
     from noetl_build.layout import Layout
     from noetl_build.targets import load_matrix
 
@@ -65,7 +66,8 @@ def test_a_bug_in_one_target_fails_that_target_in_one_line(tmp_path: Path, monke
     layout = Layout.at(ROOT, build=tmp_path / "build", dist=tmp_path / "dist")
     broken = SimpleNamespace(choice=fail_with(ValueError("bad value \x1b]0;title\x07\nsecond line")))
     run = pipeline.Run(layout, None, "1.0.0", 1, tmp_path / "generic.whl", "0" * 64, broken)  # type: ignore[arg-type]
-    result = pipeline._build_target(target, run, {})
+    with Jobserver.open(tmp_path, 1) as jobserver:
+        result = pipeline._build_target(target, run, {}, jobserver)
     assert result.status == "failed" and not result.ok
     assert result.message.startswith(f"{target.name}: unexpected ValueError: bad value \\x1b]0;title\\x07 (a bug")
     assert "\n" not in result.message and "\x1b" not in result.message

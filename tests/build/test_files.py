@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from noetl_build.files import atomic_output, sweep_temporaries
+from noetl_build.files import atomic_output, atomic_symlink, sweep_temporaries
 
 
 def dead_pid() -> int:
@@ -44,3 +44,31 @@ def test_sweep_removes_only_temporaries_whose_writer_is_gone(tmp_path: Path) -> 
     assert all(p.exists() for p in others)
     assert sweep_temporaries(tmp_path / "missing") == []
 
+
+
+def test_many_writers_of_one_symlink_all_succeed(tmp_path: Path) -> None:
+    """Two lanes of a build make the toolchain's links at once (issue 21: a check-then-create
+    failed with FileExistsError); each writer's link lands whole, no temporary is left."""
+    import threading
+
+    link = tmp_path / "bin" / "rust-objcopy"
+    first, second = tmp_path / "a", tmp_path / "b"
+    errors: list[BaseException] = []
+
+    def writer(target: Path) -> None:
+        try:
+            for _ in range(200):
+                atomic_symlink(link, target)
+        except BaseException as error:  # noqa: BLE001 - the test reports any
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in (first, second, first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    assert os.readlink(link) in (str(first), str(second))
+    assert sorted(p.name for p in link.parent.iterdir()) == ["rust-objcopy"]
+    atomic_symlink(link, first)
+    assert os.readlink(link) == str(first)

@@ -13,6 +13,7 @@ import time
 import zipfile
 from pathlib import Path
 
+from noetl_build.layout import CACHE_ENV, lane_of
 from tests.conftest import CI_TARGETS, HOST_TARGET, ROOT, BuiltDist, build_version, build_wheels
 
 VERSION = build_version()  # derived from this checkout's history (docs/versioning.md)
@@ -150,12 +151,22 @@ def test_rerun_with_nothing_changed_is_quick_and_changes_nothing(built_dist: Bui
     assert {p.name: p.read_bytes() for p in built_dist.path.glob("*.whl")} == before
 
 
-def test_two_builds_of_one_commit_are_byte_identical(built_dist: BuiltDist, tmp_path: Path) -> None:
-    """A second, independent build (own build dir, cold cargo) of the host target."""
-    proc = build_wheels(tmp_path / "dist", (HOST_TARGET,), "--build-dir", str(tmp_path / "build"))
+def test_a_serial_cold_build_equals_the_concurrent_one(built_dist: BuiltDist, tmp_path: Path) -> None:
+    """built_dist built its targets two at once, in two lanes on one jobserver; a second,
+    independent build (own build dir, own cold cargo and cargo-zigbuild caches) of one target
+    of each lane, one after the other, gives the same bytes (issue 21)."""
+    pair = (HOST_TARGET, "x86_64-pc-windows-gnu")
+    assert lane_of(pair[0]) != lane_of(pair[1]), "the pair must have built at once in built_dist"
+    proc = subprocess.run(
+        [sys.executable, "-m", "noetl_build", "--dist", str(tmp_path / "dist"), "--build-dir", str(tmp_path / "build"),
+         "build", "--serial", *pair],
+        cwd=ROOT, capture_output=True, text=True, check=False, env={**os.environ, CACHE_ENV: str(tmp_path / "cache")},
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    again = tmp_path / "dist" / EXPECTED_WHEELS[HOST_TARGET]
-    assert again.read_bytes() == built_dist.wheel_for(HOST_TARGET).read_bytes()
+    assert "2 built, 0 up to date, 0 failed" in proc.stdout, proc.stdout
+    for target in pair:
+        again = tmp_path / "dist" / EXPECTED_WHEELS[target]
+        assert again.read_bytes() == built_dist.wheel_for(target).read_bytes(), target
 
 
 def test_binaries_hold_no_build_machine_paths(built_dist: BuiltDist) -> None:

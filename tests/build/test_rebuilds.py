@@ -65,7 +65,8 @@ def test_rustflags_name_no_checkout_path_and_no_link_input(
     env = build_environment(target, choice, layout, tools_in(tmp_path / "venv"), version="1.0.0", epoch=1)
     flags = unit_wide(env)
     assert str(layout.root) not in flags and "link-arg" not in flags and "native=" not in flags, flags
-    assert f"--remap-path-prefix={layout.cargo_dir(choice.key)}=" in env["RUSTFLAGS"], "OUT_DIRs must be remapped"
+    assert f"--remap-path-prefix={layout.cargo_lane(choice.key, target.triple.text)}=/target" in env["RUSTFLAGS"], \
+        "OUT_DIRs must be remapped"
 
     own = root_flags(target, layout)
     assert f"--remap-path-prefix={layout.root}=/noetl" in own
