@@ -103,10 +103,14 @@ def zigbuild_copy(layout: Layout, tools: ZigTools) -> Path:
 
 
 def install_zigbuild(layout: Layout, tools: ZigTools) -> Path:
-    """Make zigbuild_copy hold the venv's cargo-zigbuild (atomically: a running copy keeps its file)."""
+    """Make zigbuild_copy hold the venv's cargo-zigbuild, under a lock and only when its bytes
+    differ: a running cargo-zigbuild's wrappers exec its own path (/proc/self/exe), so replacing
+    the file under another lane's running copy, even with the same bytes, leaves that path
+    "(deleted)" and its links fail (found by the suite's concurrent cold build)."""
     copy = zigbuild_copy(layout, tools)
-    if not copy.is_file() or sha256_file(copy) != sha256_file(tools.cargo_zigbuild):
-        atomic_copy(tools.cargo_zigbuild, copy, mode=EXEC_MODE)
+    with exclusive_lock(copy.parent / ".install.lock", lambda: None):
+        if not copy.is_file() or sha256_file(copy) != sha256_file(tools.cargo_zigbuild):
+            atomic_copy(tools.cargo_zigbuild, copy, mode=EXEC_MODE)
     return copy
 
 
