@@ -96,17 +96,23 @@ def load_settings(root: Path) -> dict[str, Any]:
     return {"runs": runs, "goals": {k: float(v) for k, v in goals.items()}, "candidates": candidates}
 
 
+def scratch_layout(layout: Layout, scratch: Path) -> Layout:
+    """``scratch`` emptied, and a Layout of the same checkout whose build dir, dist and cache
+    live in it: a bench touches nothing of build/, dist/ or the user's cache."""
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    scratch.mkdir(parents=True)
+    return Layout.at(layout.root, build=scratch / "build", dist=scratch / "dist", targets=layout.targets_file,
+                     cache=scratch / "cache")
+
+
 def bench(
     targets: Sequence[Target], layout: Layout, matrix: Matrix, *, scratch: Path,
     progress: Callable[[str], None] = lambda _: None,
 ) -> Bench:
     """Every measurement, in ``scratch`` (emptied first): nothing of build/ or dist/ is used or changed."""
     settings = load_settings(layout.root)
-    if scratch.exists():
-        shutil.rmtree(scratch)
-    scratch.mkdir(parents=True)
-    work = Layout.at(layout.root, build=scratch / "build", dist=scratch / "dist", targets=layout.targets_file,
-                     cache=scratch / "cache")
+    work = scratch_layout(layout, scratch)
     tools = ZigTools.find()
     version, epoch = build_version(layout.root), source_date_epoch(layout.root)
     notes: list[str] = []
@@ -246,10 +252,7 @@ def profiles(
 ) -> list[ProfileBench]:
     """Each candidate of bench.toml compiled cold for each target, one after another."""
     settings = load_settings(layout.root)
-    if scratch.exists():
-        shutil.rmtree(scratch)
-    work = Layout.at(layout.root, build=scratch / "build", dist=scratch / "dist", targets=layout.targets_file,
-                     cache=scratch / "cache")
+    work = scratch_layout(layout, scratch)
     tools = ZigTools.find()
     version, epoch = build_version(layout.root), source_date_epoch(layout.root)
     rows = []

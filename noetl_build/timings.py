@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .bench import scratch_layout
 from .compile import ZigTools, raw_compile
 from .errors import BuildError
 from .layout import Layout
@@ -99,10 +100,7 @@ def timings(
 ) -> list[Timing]:
     """A cold compile of each target with `--timings`, one after another, in ``scratch`` (emptied
     first), by the toolchain and strategy a build of ``matrix`` gives it (toolchain.plan)."""
-    if scratch.exists():
-        shutil.rmtree(scratch)
-    work = Layout.at(layout.root, build=scratch / "build", dist=scratch / "dist", targets=layout.targets_file,
-                     cache=scratch / "cache")
+    work = scratch_layout(layout, scratch)
     tools = ZigTools.find()
     version, epoch = build_version(layout.root), source_date_epoch(layout.root)
     toolchains = plan(targets, matrix=matrix)
