@@ -40,7 +40,7 @@ from .errors import BuildError, ConfigError, ToolchainError, printable, shown
 from .files import atomic_output, read_toml
 from .layout import Layout
 from .procs import capture, output
-from .source import PKG_INFO, is_sdist, sdist_sources, source_date_epoch, wheel_sources
+from .source import COMPILE_EPOCH, PKG_INFO, is_sdist, sdist_sources, source_date_epoch, wheel_sources
 
 # Pinned like requirements/build.txt (a test keeps them equal); asked for only when needed.
 COMMITIZEN = "commitizen==4.19.3"
@@ -266,7 +266,7 @@ def _rustflags(root: Path) -> str:
     return "\x1f".join(flags)
 
 
-def compile_host_binary(root: Path, *, version: str, epoch: int) -> HostBinary:
+def compile_host_binary(root: Path, *, version: str) -> HostBinary:
     """`cargo build --release --locked` of noetlctl/ for this host, reporting the version; first
     the check that cargo and its rustc are at least the crate's rust-version."""
     cargo = _cargo()
@@ -279,7 +279,7 @@ def compile_host_binary(root: Path, *, version: str, epoch: int) -> HostBinary:
     target_dir = Path(os.environ.get("CARGO_TARGET_DIR") or layout.pep517_cargo)
     cmd = [cargo, "build", "--release", "--locked", "--manifest-path", str(layout.crate / "Cargo.toml"),
            "--target-dir", str(target_dir)]
-    env = {**os.environ, "NOETL_BUILD_VERSION": version, "SOURCE_DATE_EPOCH": str(epoch),
+    env = {**os.environ, "NOETL_BUILD_VERSION": version, "SOURCE_DATE_EPOCH": str(COMPILE_EPOCH),
            "CARGO_ENCODED_RUSTFLAGS": _rustflags(root)}
     env.pop("RUSTFLAGS", None)
     print(f"noetl: compiling the noetl binary {version} for {triple} with {cargo}", file=sys.stderr, flush=True)
@@ -389,7 +389,7 @@ def build_wheel(
     epoch = source_date_epoch(root)
     if settings.binary:  # (the matrix builds the UI before its generic wheel)
         _ensure_ui(root)
-    binary = compile_host_binary(root, version=version, epoch=epoch) if settings.binary else None
+    binary = compile_host_binary(root, version=version) if settings.binary else None
     targets = (binary.triple,) if binary else ()
     subject = f"wheel built from source for {binary.triple}" if binary else "generic wheel"
     sbom = build_sbom(root, version=version, epoch=epoch, rust_targets=targets, subject=subject)

@@ -36,7 +36,6 @@ from .files import atomic_write_text, read_toml
 from .layout import Layout
 from .procs import capture, run
 from .report import human_size, table
-from .source import source_date_epoch
 from .targets import Matrix, RunMethod, Target
 from .toolchain import choose
 from .version import build_version
@@ -114,7 +113,7 @@ def bench(
     settings = load_settings(layout.root)
     work = scratch_layout(layout, scratch)
     tools = ZigTools.find()
-    version, epoch = build_version(layout.root), source_date_epoch(layout.root)
+    version = build_version(layout.root)
     notes: list[str] = []
 
     progress("==> the UI and the generic wheel, once (not timed per target)")
@@ -123,7 +122,7 @@ def bench(
     results = []
     for target in targets:
         progress(f"==> {target.name}: raw cargo-zigbuild, cold")
-        raw = _raw_seconds(target, work, tools, version=version, epoch=epoch, scratch=scratch)
+        raw = _raw_seconds(target, work, tools, version=version, scratch=scratch)
         progress(f"    {raw:.1f} s; our build, cold")
         (ours,) = pipeline.build([target], work)
         if not ours.ok:
@@ -160,12 +159,12 @@ def bench(
     )
 
 
-def _raw_seconds(target: Target, work: Layout, tools: ZigTools, *, version: str, epoch: int, scratch: Path) -> float:
+def _raw_seconds(target: Target, work: Layout, tools: ZigTools, *, version: str, scratch: Path) -> float:
     """cargo-zigbuild's cold compile (both slices of a fat target, one after the other)."""
     total = 0.0
     for part in slice_targets(target) if target.fat else [target]:
         choice = choose(part)
-        command, env = raw_compile(part, choice, work, tools, version=version, epoch=epoch,
+        command, env = raw_compile(part, choice, work, tools, version=version,
                                    target_dir=scratch / "raw" / part.name)
         started = time.monotonic()
         run(command, what=f"{part.name}: raw cargo-zigbuild", cwd=work.crate, env=env,
@@ -254,7 +253,7 @@ def profiles(
     settings = load_settings(layout.root)
     work = scratch_layout(layout, scratch)
     tools = ZigTools.find()
-    version, epoch = build_version(layout.root), source_date_epoch(layout.root)
+    version = build_version(layout.root)
     rows = []
     runs = int(settings["runs"]["version"])
     for target in targets:
@@ -264,7 +263,7 @@ def profiles(
             progress(f"==> {target.name}: profile {name} {values}")
             target_dir = scratch / "profiles" / name
             choice = choose(target)
-            command, env = raw_compile(target, choice, work, tools, version=version, epoch=epoch,
+            command, env = raw_compile(target, choice, work, tools, version=version,
                                        target_dir=target_dir, config=profile_overrides(values))
             started = time.monotonic()
             run(command, what=f"{target.name}: profile {name}", cwd=work.crate, env=env,

@@ -12,8 +12,9 @@ caches at the same paths (the first phase's are moved aside), so neither inherit
 work. The CPU's busy share over each phase comes from /proc/stat (all CPUs; the bench samples it,
 not the build). Then the two phases' wheels are compared byte for byte, and a one-line change is
 rebuilt: a copy of the checkout at another path (a shared git clone with the working tree laid
-over it) gets one line added to noetlctl/src/main.rs, and one target of each OS and libc is built
-again from the concurrent phase's caches, against its cold time in the serial phase.
+over it) gets one line added to noetlctl/src/main.rs and committed (a new version and commit
+time), and one target of each OS and libc is built again from the concurrent phase's caches,
+against its cold time in the serial phase.
 Nothing asserts a time: the goals are printed met or missed, with the numbers.
 """
 
@@ -147,10 +148,11 @@ def concurrent(
     serial_phase, concurrent_phase = phases
 
     copy = scratch / "edited"
-    progress(f"==> bench: one line added to {EDITED}, in a copy of the checkout at {copy}")
+    progress(f"==> bench: one line added to {EDITED} and committed, in a copy of the checkout at {copy}")
     _checkout_copy(layout, copy)
     with open(copy / EDITED, "a") as source:
         source.write(EDIT)
+    _commit(copy, f"bench: {EDIT.strip(' /' + chr(10))}")
     edited = Layout.at(copy, build=scratch / "concurrent-build", dist=scratch / "concurrent-dist",
                        targets=layout.targets_file, cache=scratch / "cache")
     rebuilds = []
@@ -202,6 +204,18 @@ def _checkout_copy(layout: Layout, copy: Path) -> None:
         target = copy / layout.ui_output.relative_to(root)
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(layout.ui_output, target)
+
+
+def _commit(copy: Path, message: str) -> None:
+    """Commit everything tracked in ``copy``, a second after the time it has: a new commit gives
+    the build a new version and SOURCE_DATE_EPOCH, as the developer's own commit does."""
+    head_time = int(capture(["git", "log", "-1", "--format=%ct"], cwd=copy).stdout.strip() or 0)
+    when = f"@{max(head_time + 1, int(time.time()))} +0000"
+    env = {**os.environ, "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+    env.pop("SOURCE_DATE_EPOCH", None)
+    run(["git", "-c", "user.name=noetl bench", "-c", "user.email=bench@127.0.0.1", "-c", "commit.gpgsign=false",
+         "commit", "--quiet", "--all", "--no-verify", "--message", message], what="bench: commit the change",
+        cwd=copy, env=env)
 
 
 # ---------------------------------------------------------------- showing it

@@ -22,6 +22,7 @@ from .platforms import Triple, arches
 from .procs import output, run
 from .report import say
 from .reuse import record, reused
+from .source import COMPILE_EPOCH
 from .targets import Target
 from .toolchain import BUILD_STD_CRATES, BUILD_STD_FEATURES, Strategy, ToolchainChoice, find_lipo, missing_tools
 
@@ -202,7 +203,7 @@ def _toolchain_bin(layout: Layout, choice: ToolchainChoice) -> Path:
 
 
 def build_environment(
-    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str, epoch: int
+    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str
 ) -> dict[str, str]:
     """The environment cargo-zigbuild runs in; everything target-specific comes from data.
 
@@ -226,7 +227,7 @@ def build_environment(
         CARGO=str(choice.toolchain.cargo),
         RUSTC=str(choice.toolchain.rustc),
         RUSTFLAGS=" ".join(rustflags),
-        SOURCE_DATE_EPOCH=str(epoch),
+        SOURCE_DATE_EPOCH=str(COMPILE_EPOCH),  # not the commit's: see source.COMPILE_EPOCH
         CARGO_TERM_COLOR="never",
         NOETL_BUILD_VERSION=version,  # what `noetl --version` prints
         # cargo-auditable as rustc's wrapper embeds the crate list (.dep-v0). By bare name: the
@@ -259,7 +260,7 @@ def cargo_command(target: Target, layout: Layout, choice: ToolchainChoice, tools
 
 
 def raw_compile(
-    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str, epoch: int,
+    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str,
     target_dir: Path, config: Sequence[str] = (),
 ) -> tuple[list[str], dict[str, str]]:
     """The bare compile of ``target`` the bench times against ours: the same cargo-zigbuild
@@ -269,7 +270,7 @@ def raw_compile(
     command[command.index("--target-dir") + 1] = str(target_dir)
     rustc_args = command.index("--")
     command[rustc_args:rustc_args] = [arg for item in config for arg in ("--config", item)]
-    env = build_environment(target, choice, layout, tools, version=version, epoch=epoch)
+    env = build_environment(target, choice, layout, tools, version=version)
     for name in ("RUSTC_WORKSPACE_WRAPPER", "CARGO_AUDITABLE_ORIG_ARGS"):
         env.pop(name, None)
     make_link_inputs(target, layout, tools)
@@ -320,7 +321,7 @@ def binary_fingerprint(
 
 
 def compile_target(
-    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str, epoch: int,
+    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str,
     out_dir: Path | None = None, jobserver: Jobserver | None = None,
 ) -> Compiled:
     """Build (or reuse) the binary for ``target``; it lands in the target's build dir.
@@ -328,12 +329,12 @@ def compile_target(
     With ``jobserver`` (the run's, shared by targets building at once), cargo starts only with
     one of its tokens and takes its other jobs from it; it is not part of the binary's key."""
     if target.fat:
-        return _compile_fat(target, choice, layout, tools, version=version, epoch=epoch, jobserver=jobserver)
+        return _compile_fat(target, choice, layout, tools, version=version, jobserver=jobserver)
     out_dir = out_dir or layout.target_dir(target.name)
     binary = out_dir / target.binary_name
     stamp = out_dir / BINARY_STAMP
     command = cargo_command(target, layout, choice, tools)
-    env = build_environment(target, choice, layout, tools, version=version, epoch=epoch)
+    env = build_environment(target, choice, layout, tools, version=version)
     fingerprint = binary_fingerprint(target, choice, layout, tools, command, env)
     done = reused(stamp, fingerprint, [binary])
     if done:
@@ -407,7 +408,7 @@ def slice_targets(target: Target) -> list[Target]:
 
 
 def _compile_fat(
-    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str, epoch: int,
+    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str,
     jobserver: Jobserver | None,
 ) -> Compiled:
     """Build each slice, then join them with lipo into one fat Mach-O."""
@@ -417,7 +418,7 @@ def _compile_fat(
     out_dir = layout.target_dir(target.name)
     started = time.monotonic()
     parts = [
-        compile_target(part, choice, layout, tools, version=version, epoch=epoch,
+        compile_target(part, choice, layout, tools, version=version,
                        out_dir=out_dir / "slices" / part.triple.arch, jobserver=jobserver)
         for part in slice_targets(target)
     ]

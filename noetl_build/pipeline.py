@@ -196,8 +196,7 @@ def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry], jobs
     try:
         choice = run.toolchains.choice(target)
         say(f"==> {target.name}: {choice.describe()}")
-        compiled = compile_target(target, choice, layout, run.tools, version=run.version, epoch=run.epoch,
-                                  jobserver=jobserver)
+        compiled = compile_target(target, choice, layout, run.tools, version=run.version, jobserver=jobserver)
         sbom = target_sbom(target, run, choice.toolchain.compiler)
         stamp = layout.target_dir(target.name) / WHEEL_STAMP
         fingerprint = digest(extra={

@@ -22,6 +22,12 @@ SDIST_TREES = ("noetl", "noetl_build", "noetlctl", "ui-src", "docs")
 SKIPPED = {"noetl": ["bin"], "ui-src": ["dist"]}
 PKG_INFO = "PKG-INFO"
 FALLBACK_EPOCH = 315532800  # 1980-01-01, the earliest time a zip can hold
+# SOURCE_DATE_EPOCH for the compilers and linkers (cargo's environment), whatever the commit:
+# ring's build script (cc) reruns when it changes, and with it rustls and noetl, so the commit's
+# time there would rebuild dependencies on every commit. What reads it: lld's COFF linker (the
+# PE header's TimeDateStamp); ELF and Mach-O binaries do not depend on it. The commit's time
+# stays where it is a time: the wheels' and the sdist's files, the SBOMs.
+COMPILE_EPOCH = FALLBACK_EPOCH
 
 
 def _tree(root: Path, name: str) -> list[Path]:

@@ -29,7 +29,6 @@ from .errors import BuildError
 from .layout import Layout
 from .procs import run
 from .report import table
-from .source import source_date_epoch
 from .targets import Target
 from .toolchain import plan
 from .version import build_version
@@ -102,14 +101,14 @@ def timings(
     first), by the toolchain and strategy a build of ``matrix`` gives it (toolchain.plan)."""
     work = scratch_layout(layout, scratch)
     tools = ZigTools.find()
-    version, epoch = build_version(layout.root), source_date_epoch(layout.root)
+    version = build_version(layout.root)
     toolchains = plan(targets, matrix=matrix)
     rows = []
     for target in targets:
         if target.fat:
             raise BuildError(f"{target.name}: time a single-architecture target (each slice is one)")
         target_dir = scratch / "target" / target.name
-        command, env = raw_compile(target, toolchains.choice(target), work, tools, version=version, epoch=epoch,
+        command, env = raw_compile(target, toolchains.choice(target), work, tools, version=version,
                                    target_dir=target_dir)
         command.insert(command.index("--"), "--timings")
         env = {**env, "ZIG_GLOBAL_CACHE_DIR": str(scratch / "zig" / target.name)}

@@ -83,7 +83,7 @@ def test_no_cargo_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     monkeypatch.delenv("CARGO", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(backend.ToolchainError) as exc:
-        backend.compile_host_binary(ROOT, version="1.0.0", epoch=0)
+        backend.compile_host_binary(ROOT, version="1.0.0")
     assert str(exc.value) == backend.NO_CARGO
 
 
@@ -221,7 +221,7 @@ def test_debian12_cargo_stops_before_compiling_with_one_line(monkeypatch: pytest
     monkeypatch.delenv("RUSTC", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(backend.ToolchainError) as exc:
-        backend.compile_host_binary(ROOT, version="1.0.0", epoch=0)
+        backend.compile_host_binary(ROOT, version="1.0.0")
     assert str(exc.value) == (
         f"building noetl from source needs Rust {needed()} or newer (rust-version in noetlctl/Cargo.toml), "
         f"and the rustc at {tmp_path / 'rustc'} is 1.63.0: {backend.RUST_REMEDY}")
@@ -239,7 +239,7 @@ def test_rustc_is_the_one_cargo_uses_rustc_env_first(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("RUSTC", str(tmp_path / "old" / "rustc"))
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(backend.ToolchainError) as exc:
-        backend.compile_host_binary(ROOT, version="1.0.0", epoch=0)
+        backend.compile_host_binary(ROOT, version="1.0.0")
     assert f"and the rustc at {tmp_path / 'old' / 'rustc'} is 1.85.0: " in str(exc.value)
     assert not called.exists()
 
@@ -253,6 +253,6 @@ def test_a_new_enough_toolchain_goes_on_to_cargo_build(monkeypatch: pytest.Monke
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("CARGO_TARGET_DIR", str(tmp_path / "target"))
     with pytest.raises(backend.BuildError) as exc:
-        backend.compile_host_binary(ROOT, version="1.0.0", epoch=0)
+        backend.compile_host_binary(ROOT, version="1.0.0")
     assert str(exc.value) == "cargo build --release --locked failed (exit 101); its output is above"
     assert called.read_text().startswith("cargo build --release --locked ")

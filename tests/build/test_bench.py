@@ -91,7 +91,7 @@ def test_the_table_and_json(tmp_path: Path) -> None:
 def test_the_raw_compile_is_ours_without_auditable(tmp_path: Path) -> None:
     target = MATRIX.select(["x86_64-unknown-linux-gnu"])[0]
     layout = Layout.at(ROOT, build=tmp_path / "build", dist=tmp_path / "dist", cache=tmp_path / "cache")
-    command, env = raw_compile(target, choose(target), layout, ZigTools.find(), version="1.0", epoch=1,
+    command, env = raw_compile(target, choose(target), layout, ZigTools.find(), version="1.0",
                                target_dir=tmp_path / "raw", config=["profile.release.opt-level='z'"])
     assert command[command.index("--target-dir") + 1] == str(tmp_path / "raw")
     rustc_args = command.index("--")  # cargo's own arguments end there; rustc's (noetl's unit's) follow

@@ -14,6 +14,7 @@ from noetl_build import buildbench, timings
 from noetl_build.buildbench import BuildBench, Phase, Rebuild
 from noetl_build.errors import BuildError
 from noetl_build.layout import Layout
+from noetl_build.source import source_date_epoch
 from noetl_build.targets import load_matrix
 from tests.conftest import ROOT
 
@@ -119,6 +120,18 @@ def test_the_copy_of_the_checkout_is_the_working_tree_at_the_same_commit(tmp_pat
     head = ["git", "rev-parse", "HEAD"]
     assert (subprocess.run(head, cwd=copy, capture_output=True, text=True).stdout
             == subprocess.run(head, cwd=repo, capture_output=True, text=True).stdout)
+
+    # the rebuild's edit is then committed there: a new commit, later than the checkout's, and
+    # the checkout itself is untouched
+    before = source_date_epoch(copy)
+    buildbench._commit(copy, "bench: one line")
+    assert source_date_epoch(copy) > before
+    assert (subprocess.run(head, cwd=copy, capture_output=True, text=True).stdout
+            != subprocess.run(head, cwd=repo, capture_output=True, text=True).stdout)
+    status = ["git", "status", "--porcelain", "--untracked-files=no"]
+    assert subprocess.run(status, cwd=copy, capture_output=True, text=True).stdout == ""
+    assert "changed()" not in subprocess.run(["git", "show", "HEAD:noetlctl/src/main.rs"], cwd=repo,
+                                             capture_output=True, text=True).stdout
 
 
 def test_a_copy_needs_a_git_checkout(tmp_path: Path) -> None:

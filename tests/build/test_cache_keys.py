@@ -62,7 +62,7 @@ def keyed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         with monkeypatch.context() as scoped:
             for name, value in env.items():
                 scoped.setenv(name, value)
-            environment = build_environment(target, choice, layout, tools, version="1.0.0", epoch=1)
+            environment = build_environment(target, choice, layout, tools, version="1.0.0")
             return binary_fingerprint(target, choice, layout, tools, cargo_command(target, layout, choice, tools),
                                       environment)
 

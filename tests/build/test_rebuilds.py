@@ -18,6 +18,7 @@ import pytest
 from noetl_build import compile as compile_module
 from noetl_build.compile import ZigTools, build_environment, cargo_command, install_zigbuild, root_flags
 from noetl_build.layout import Layout
+from noetl_build.source import COMPILE_EPOCH
 from noetl_build.targets import Target, load_matrix
 from noetl_build.toolchain import Strategy, ToolchainChoice
 
@@ -62,7 +63,7 @@ def test_rustflags_name_no_checkout_path_and_no_link_input(
 ) -> None:
     monkeypatch.delenv("RUSTFLAGS", raising=False)
     layout = checkout(tmp_path, "noetl")
-    env = build_environment(target, choice, layout, tools_in(tmp_path / "venv"), version="1.0.0", epoch=1)
+    env = build_environment(target, choice, layout, tools_in(tmp_path / "venv"), version="1.0.0")
     flags = unit_wide(env)
     assert str(layout.root) not in flags and "link-arg" not in flags and "native=" not in flags, flags
     assert f"--remap-path-prefix={layout.cargo_lane(choice.key, target.triple.text)}=/target" in env["RUSTFLAGS"], \
@@ -87,12 +88,29 @@ def test_a_moved_checkout_gives_every_unit_the_same_flags(
     target = next(t for t in MATRIX if t.link_stubs)
     here, there = checkout(tmp_path, "here"), checkout(tmp_path, "a/moved/copy")
     tools = tools_in(tmp_path / "venv")
-    env_here = build_environment(target, choice, here, tools, version="1.0.0", epoch=1)
-    env_there = build_environment(target, choice, there, tools, version="1.0.0", epoch=1)
+    env_here = build_environment(target, choice, here, tools, version="1.0.0")
+    env_there = build_environment(target, choice, there, tools, version="1.0.0")
     assert unit_wide(env_here) == unit_wide(env_there)
     assert here.cargo_dir(choice.key) == there.cargo_dir(choice.key), "a moved checkout finds cargo's target dir warm"
     # noetl's own unit does see the move: cargo never takes the other checkout's noetl as fresh
     assert root_flags(target, here) != root_flags(target, there)
+
+
+def test_a_new_commit_gives_cargo_the_same_environment_but_noetls_version(
+    tmp_path: Path, choice: ToolchainChoice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit moves SOURCE_DATE_EPOCH (the commit's time, which ring's build script tracks) and
+    the version (read by noetl's crate alone): cargo sees the version change, not the epoch."""
+    layout = checkout(tmp_path, "noetl")
+    tools = tools_in(tmp_path / "venv")
+    target = next(t for t in MATRIX if t.triple.os == "windows")  # the one whose linker reads the epoch
+    envs = []
+    for epoch, version in (("1700000000", "1.0.1.dev1+gaaaaaaa"), ("1800000000", "1.0.1.dev2+gbbbbbbb")):
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)  # what a build of that commit would inherit
+        envs.append(build_environment(target, choice, layout, tools, version=version))
+    first, second = envs
+    assert first["SOURCE_DATE_EPOCH"] == second["SOURCE_DATE_EPOCH"] == str(COMPILE_EPOCH)
+    assert {k for k in first if first[k] != second.get(k)} == {"NOETL_BUILD_VERSION"}
 
 
 def test_cargo_zigbuild_runs_from_one_path_for_every_venv(tmp_path: Path, choice: ToolchainChoice) -> None:
