@@ -272,7 +272,7 @@ def render(result: BuildBench) -> str:
         lines.append(f"note: the version changed between the builds ({serial.version}, then {both.version}): "
                      "the checkout changed during the bench; run it in a clean clone")
     if result.rebuilds:
-        lines += ["", table(["one line added to main.rs", "cold s", "rebuild s", "rebuild / cold"],
+        lines += ["", table(["one line committed to main.rs", "cold s", "rebuild s", "rebuild / cold"],
                             [[r.target, f"{r.cold_seconds:.1f}", f"{r.seconds:.1f}", f"{r.ratio:.2f}"]
                              for r in result.rebuilds])]
     marks = {True: "met", False: "MISSED", None: "not measured"}

@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 from noetl_build.layout import CACHE_ENV, lane_of
+from noetl_build.source import COMPILE_EPOCH
 from tests.conftest import CI_TARGETS, HOST_TARGET, ROOT, BuiltDist, build_version, build_wheels
 
 VERSION = build_version()  # derived from this checkout's history (docs/versioning.md)
@@ -76,6 +77,9 @@ def test_each_binary_is_for_its_platform(built_dist: BuiltDist) -> None:
     pe_offset = struct.unpack_from("<I", pe, 0x3C)[0]
     assert pe[pe_offset:pe_offset + 4] == b"PE\0\0"
     assert struct.unpack_from("<H", pe, pe_offset + 4)[0] == IMAGE_FILE_MACHINE_AMD64
+    # the linker's timestamp is the compile's constant epoch, not the commit's: a new commit
+    # must not change cargo's environment (ring's build script would rerun)
+    assert struct.unpack_from("<I", pe, pe_offset + 8)[0] == COMPILE_EPOCH
     assert mode == 0o100755
 
 
