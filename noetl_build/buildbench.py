@@ -152,7 +152,7 @@ def concurrent(
     _checkout_copy(layout, copy)
     with open(copy / EDITED, "a") as source:
         source.write(EDIT)
-    _commit(copy, f"bench: {EDIT.strip(' /' + chr(10))}")
+    _commit(copy, f"bench: one line added to {EDITED.name}")
     edited = Layout.at(copy, build=scratch / "concurrent-build", dist=scratch / "concurrent-dist",
                        targets=layout.targets_file, cache=scratch / "cache")
     rebuilds = []
@@ -212,7 +212,6 @@ def _commit(copy: Path, message: str) -> None:
     head_time = int(capture(["git", "log", "-1", "--format=%ct"], cwd=copy).stdout.strip() or 0)
     when = f"@{max(head_time + 1, int(time.time()))} +0000"
     env = {**os.environ, "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
-    env.pop("SOURCE_DATE_EPOCH", None)
     run(["git", "-c", "user.name=noetl bench", "-c", "user.email=bench@127.0.0.1", "-c", "commit.gpgsign=false",
          "commit", "--quiet", "--all", "--no-verify", "--message", message], what="bench: commit the change",
         cwd=copy, env=env)
