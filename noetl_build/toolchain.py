@@ -14,6 +14,7 @@ a toolchain of that release instead; ``publish`` refuses a set that mixes compil
 
 from __future__ import annotations
 
+import difflib
 import os
 import shutil
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
-from .errors import ToolchainError
+from .errors import ToolchainError, shown
 from .procs import first_on_path, output
 from .targets import Target
 
@@ -50,6 +51,11 @@ class Toolchain:
     sysroot: Path
     version: str  # `rustc -vV` first line
     verbose_version: str  # all of `rustc -vV`, for fingerprints
+    # `rustc --print target-list`: the triples it can build for (None: not asked, taken as any)
+    targets: frozenset[str] | None = None
+
+    def knows(self, rust_target: str) -> bool:
+        return self.targets is None or rust_target in self.targets
 
     @property
     def label(self) -> str:
@@ -159,6 +165,7 @@ def _probe(name: str, rustc: Path, cargo: Path) -> Toolchain | None:
         sysroot=Path(sysroot),
         version=verbose.splitlines()[0],
         verbose_version=verbose,
+        targets=frozenset((output([rustc, "--print", "target-list"]) or "").split()) or None,
     )
 
 
@@ -190,7 +197,7 @@ def choose(target: Target, toolchains: tuple[Toolchain, ...] | None = None) -> T
         if all(toolchain.clean_std(t) for t in target.rust_targets):
             return ToolchainChoice(toolchain=toolchain, strategy=Strategy.PREBUILT_STD)
     for toolchain in toolchains:
-        if toolchain.has_std_source:
+        if toolchain.has_std_source and all(toolchain.knows(t) for t in target.rust_targets):
             return ToolchainChoice(toolchain=toolchain, strategy=Strategy.BUILD_STD)
     for toolchain in toolchains:  # a std naming its build paths is still better than none
         if all(toolchain.has_std(t) for t in target.rust_targets):
@@ -205,7 +212,22 @@ def choose(target: Target, toolchains: tuple[Toolchain, ...] | None = None) -> T
 
 
 def _buildable(toolchain: Toolchain, target: Target) -> bool:
-    return toolchain.has_std_source or all(toolchain.has_std(t) for t in target.rust_targets)
+    return all(toolchain.knows(t) and (toolchain.has_std_source or toolchain.has_std(t)) for t in target.rust_targets)
+
+
+def _unknown(target: Target, toolchains: tuple[Toolchain, ...]) -> ToolchainError | None:
+    """The error for a target no toolchain here has heard of (a typo in targets.toml, most
+    likely), naming the nearest triple they know; None when one knows it."""
+    for rust_target in target.rust_targets:
+        if toolchains and not any(tc.knows(rust_target) for tc in toolchains):
+            known = sorted({t for tc in toolchains for t in tc.targets or ()})
+            near = difflib.get_close_matches(rust_target, known, n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            return ToolchainError(
+                f"{target.name}: no Rust toolchain here knows the target {shown(rust_target)} "
+                f"(rustc --print target-list){hint}: correct the triple in targets.toml"
+            )
+    return None
 
 
 def _strategy(toolchain: Toolchain, target: Target) -> Strategy:
@@ -274,8 +296,9 @@ def plan(
     (``choose``), which publish will refuse as a release. Targets that pin a ``rustc`` release
     get a toolchain of that release."""
     toolchains = discover() if toolchains is None else toolchains
-    free = [t for t in targets if t.rustc is None]
-    scope = [t for t in matrix if t.rustc is None] or free
+    # a target no toolchain knows fails alone (below) and does not change the others' toolchain
+    free = [t for t in targets if t.rustc is None and not _unknown(t, toolchains)]
+    scope = [t for t in matrix if t.rustc is None and not _unknown(t, toolchains)] or free
     shared = next((tc for tc in _ranked(toolchains) if all(_buildable(tc, t) for t in scope)), None)
     if shared is None and scope is not free:
         shared = next((tc for tc in _ranked(toolchains) if all(_buildable(tc, t) for t in free)), None)
@@ -283,6 +306,9 @@ def plan(
     errors: dict[str, ToolchainError] = {}
     for target in targets:
         try:
+            unknown = _unknown(target, toolchains)
+            if unknown:
+                raise unknown
             if target.rustc is not None:
                 pinned = tuple(tc for tc in toolchains if tc.matches(target.rustc))
                 if not pinned:

@@ -177,3 +177,35 @@ def test_the_plan_describes_its_compilers(tmp_path: Path, targets: dict) -> None
     assert two.mixed
     assert two.describe() == "2 compilers (rustc 1.95.0 (555555555555), rustc 1.96.0 (ac68faa20c58))"
     assert plan([targets["aarch64-apple-darwin"]], toolchains=(rustup,)).describe() == ""
+
+
+def test_a_triple_no_toolchain_knows_fails_alone_naming_the_nearest(tmp_path: Path, targets: dict) -> None:
+    """A typo in targets.toml's triple (still a well-formed one) fails that target at the plan, in
+    one line, not as cargo-zigbuild's exit status; the others keep the matrix's toolchain."""
+    from dataclasses import replace
+
+    from noetl_build.platforms import Triple
+
+    known = frozenset(targets) | {"aarch64-apple-darwin", "x86_64-unknown-linux-gnux32"}
+    debian = replace(fake_toolchain(tmp_path, "debian", std=(HOST,), source=True), targets=known)
+    typo = replace(targets[HOST], triple=Triple.parse("x86_64-unknown-linux-gnux"))
+    everything = [*targets.values(), typo]
+    chosen = plan(everything, matrix=everything, toolchains=(debian,))
+    assert chosen.shared == debian
+    assert set(chosen.errors) == {typo.name}
+    with pytest.raises(ToolchainError) as caught:
+        chosen.choice(typo)
+    message = str(caught.value)
+    assert message == ("x86_64-unknown-linux-gnux: no Rust toolchain here knows the target 'x86_64-unknown-linux-gnux' "
+                       "(rustc --print target-list) (did you mean x86_64-unknown-linux-gnu?): correct the triple "
+                       "in targets.toml")
+    assert plan([targets[HOST]], toolchains=(replace(debian, targets=None),)).errors == {}, "no list: not checked"
+
+
+def test_a_real_toolchain_lists_its_targets() -> None:
+    from noetl_build.toolchain import discover
+
+    found = discover()
+    if not found:
+        pytest.skip("no Rust toolchain on this machine")
+    assert all(tc.targets and HOST in tc.targets and "aarch64-pc-windows-gnullvm" in tc.targets for tc in found)
