@@ -33,11 +33,12 @@ from . import pipeline
 from .bench import load_settings, machine, release_profile
 from .errors import BuildError
 from .files import sha256_file
-from .layout import Layout
+from .layout import LANES, Layout
 from .procs import capture, run
 from .report import table
 from .version import build_version
 from .targets import Matrix, Target
+from .toolchain import plan
 
 # the line the rebuild adds: a comment, so the binary's behaviour cannot change
 EDIT = "// bench: one line added, to time what a one-line change rebuilds\n"
@@ -53,6 +54,13 @@ class Phase:
     per_target: dict[str, float]  # each target's own seconds (compile, SBOM, wheel)
     wheels: dict[str, str]  # wheel file name -> sha256
     version: str = ""  # the version the phase's build gave (it names the wheels)
+    lanes: dict[str, int] = field(default_factory=dict)  # the lane each target built in
+
+    def lane_sums(self) -> list[tuple[int, float]]:
+        """(targets, seconds) per lane: how evenly the phase's targets shared the lanes."""
+        return [(sum(1 for lane in self.lanes.values() if lane == n),
+                 round(sum(self.per_target[t] for t, lane in self.lanes.items() if lane == n), 1))
+                for n in range(LANES)]
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,7 @@ def concurrent(
         shutil.rmtree(scratch)
     scratch.mkdir(parents=True)
     tokens = jobs or pipeline.usable_cores()
+    toolchains = plan(targets, matrix=matrix.targets)
     phases = []
     for name, serial in (("serial", True), ("concurrent", False)):
         work = Layout.at(layout.root, build=scratch / f"{name}-build", dist=scratch / f"{name}-dist",
@@ -141,6 +150,8 @@ def concurrent(
             {r.target: round(r.seconds, 1) for r in results},
             {r.wheel: sha256_file(work.dist_file(r.wheel)) for r in results if r.wheel},
             build_version(layout.root),
+            {t.name: lane for t in targets if not t.fat
+             and (lane := work.home_lane(toolchains.choice(t).key, t.name)) is not None},
         ))
         progress(f"    {seconds:.0f} s, CPU busy {busy_share(before, after):.0%}")
         if serial:  # the next phase starts cold at the same paths
@@ -259,12 +270,16 @@ def _windows_pairs(result: BuildBench) -> list[tuple[str, str]]:
 
 def render(result: BuildBench) -> str:
     serial, both = result.serial, result.concurrent
-    rows = [[name, f"{serial.per_target[name]:.1f}", f"{both.per_target[name]:.1f}"] for name in result.targets]
+    rows = [[name, f"{serial.per_target[name]:.1f}", f"{both.per_target[name]:.1f}", str(both.lanes.get(name, "-"))]
+            for name in result.targets]
+    sums = ", ".join(f"lane {n}: {count} target{'' if count == 1 else 's'}, {seconds:.0f} s"
+                     for n, (count, seconds) in enumerate(both.lane_sums()))
     lines = [
-        table(["target", "serial s", "concurrent s"], rows), "",
+        table(["target", "serial s", "concurrent s", "lane"], rows), "",
         f"cold build of {len(result.targets)} targets, {result.jobs} jobserver tokens: serial {serial.seconds:.0f} s "
         f"(CPU busy {serial.busy:.0%}), concurrent {both.seconds:.0f} s (CPU busy {both.busy:.0%}): "
         f"{result.ratio:.2f}x",
+        f"concurrent build's lanes (the sum of their targets' seconds): {sums}",
         "wheels byte for byte: " + ("identical" if not result.differing else "DIFFER: " + ", ".join(result.differing)),
     ]
     if serial.version != both.version:

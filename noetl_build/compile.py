@@ -17,7 +17,7 @@ from .errors import BuildError, ToolchainError
 from .files import EXEC_MODE, atomic_copy, atomic_output, atomic_symlink, exclusive_lock, sha256_file
 from .fingerprint import code_digest, digest, files_under
 from .jobserver import Jobserver
-from .layout import Layout
+from .layout import Layout, plain_name
 from .platforms import Triple, arches
 from .procs import output, run
 from .report import say
@@ -130,12 +130,13 @@ def _no_spaces(*paths: Path) -> None:
             raise BuildError(f"path '{path}' has a space: rustc flags cannot carry it; move it")
 
 
-def _remaps(layout: Layout, choice: ToolchainChoice, target: Target) -> list[tuple[Path, str]]:
+def _remaps(choice: ToolchainChoice, target_dir: Path) -> list[tuple[Path, str]]:
     """Build-machine paths every unit (std, the dependencies) may name, and what they become
-    inside the binary: cargo's home (the crates' sources), cargo's target dir (their OUT_DIRs),
-    std's source. None moves with the checkout, so they can reach every unit (RUSTFLAGS, which
-    cargo fingerprints: a change there rebuilds every dependency and std)."""
-    maps = [(_cargo_home(), "/cargo"), (layout.cargo_lane(choice.key, target.triple.text), "/target")]
+    inside the binary: cargo's home (the crates' sources), cargo's target dir (their OUT_DIRs:
+    which lane builds the target changes no byte), std's source. None moves with the checkout,
+    so they can reach every unit (RUSTFLAGS, which cargo fingerprints: a change there rebuilds
+    every dependency and std)."""
+    maps = [(_cargo_home(), "/cargo"), (target_dir, "/target")]
     if choice.strategy == Strategy.BUILD_STD:
         maps.append((choice.toolchain.std_source, "/rustc/src"))
     _no_spaces(*(path for path, _ in maps))
@@ -203,15 +204,16 @@ def _toolchain_bin(layout: Layout, choice: ToolchainChoice) -> Path:
 
 
 def build_environment(
-    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str
+    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str, target_dir: Path
 ) -> dict[str, str]:
-    """The environment cargo-zigbuild runs in; everything target-specific comes from data.
+    """The environment cargo-zigbuild runs in, building in ``target_dir`` (a lane of
+    Layout.cargo_dir); everything target-specific comes from data.
 
     It makes nothing: the link inputs root_flags names are made by make_link_inputs, and
     cargo-zigbuild's copy by install_zigbuild, only when compiling, so computing it for the
     cache key costs nothing.
     """
-    remaps = _remaps(layout, choice, target)
+    remaps = _remaps(choice, target_dir)
     cflags = [f"-ffile-prefix-map={path}={to}" for path, to in remaps]
     cflags += list(target.cflags)
     rustflags = [f"--remap-path-prefix={path}={to}" for path, to in remaps]
@@ -242,19 +244,20 @@ def build_environment(
                    CARGO_UNSTABLE_BUILD_STD_FEATURES=BUILD_STD_FEATURES)
     # cargo-zigbuild writes its linker wrappers into its cache at start-up, racing another one
     # starting beside it ("File exists"): one cache per lane, where one cargo runs at a time.
-    env["CARGO_ZIGBUILD_CACHE_DIR"] = str(layout.cargo_lane(choice.key, target.triple.text) / "zigbuild")
+    env["CARGO_ZIGBUILD_CACHE_DIR"] = str(target_dir / "zigbuild")
     env.update(target.triple.os_family.deployment_env(target))
     env.update(dict(target.env))
     return env
 
 
-def cargo_command(target: Target, layout: Layout, choice: ToolchainChoice, tools: ZigTools) -> list[str]:
-    """`cargo-zigbuild rustc`: `build` of the one binary, with root_flags for it alone (after `--`)."""
+def cargo_command(target: Target, layout: Layout, tools: ZigTools, target_dir: Path) -> list[str]:
+    """`cargo-zigbuild rustc`: `build` of the one binary in ``target_dir``, with root_flags for it
+    alone (after `--`)."""
     return [
         str(zigbuild_copy(layout, tools)), "rustc", "--release", "--locked",
         "--manifest-path", str(layout.crate / "Cargo.toml"),
         "--target", target.zig_target,
-        "--target-dir", str(layout.cargo_lane(choice.key, target.triple.text)),
+        "--target-dir", str(target_dir),
         "--bin", CRATE_BIN, "--", *root_flags(target, layout),
     ]
 
@@ -266,11 +269,10 @@ def raw_compile(
     """The bare compile of ``target`` the bench times against ours: the same cargo-zigbuild
     command and toolchain environment, without cargo-auditable's wrapper, into ``target_dir``,
     with cargo ``--config`` overrides (a profile to try). Link inputs are made; nothing is run."""
-    command = cargo_command(target, layout, choice, tools)
-    command[command.index("--target-dir") + 1] = str(target_dir)
+    command = cargo_command(target, layout, tools, target_dir)
     rustc_args = command.index("--")
     command[rustc_args:rustc_args] = [arg for item in config for arg in ("--config", item)]
-    env = build_environment(target, choice, layout, tools, version=version)
+    env = build_environment(target, choice, layout, tools, version=version, target_dir=target_dir)
     for name in ("RUSTC_WORKSPACE_WRAPPER", "CARGO_AUDITABLE_ORIG_ARGS"):
         env.pop(name, None)
     make_link_inputs(target, layout, tools)
@@ -285,7 +287,8 @@ _KEYED_INHERITED = ("CARGO", "RUST", "CC", "CXX", "CFLAGS", "CXXFLAGS", "LDFLAGS
 
 
 def binary_fingerprint(
-    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, command: list[str], env: dict[str, str]
+    target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, command: list[str], env: dict[str, str],
+    target_dir: Path,
 ) -> str:
     """The cache key of a binary: exactly what runs (the cargo command and its environment), the
     crate's sources, the programs it runs by version, and the code of this package that decides
@@ -294,10 +297,18 @@ def binary_fingerprint(
     The venv's bin directory (where cargo-zigbuild and zig live) differs per nox session; the
     programs in it are keyed by version, so the key names it as $VENV_BIN and every session
     shares one cache. PATH is left out for the same reason: what it adds is keyed by version.
+    Cargo's ``target_dir`` (the lane) is $LANE: no byte depends on it, and a triple that moves
+    lanes (its cache removed) keeps its key.
     """
-    venv_bin = str(tools.python.parent)
+    places = {str(tools.python.parent): "$VENV_BIN", str(target_dir): "$LANE"}
+
+    def keyed(value: str) -> str:
+        for place, name in places.items():
+            value = value.replace(place, name)
+        return value
+
     keyed_env = {
-        name: value.replace(venv_bin, "$VENV_BIN")
+        name: keyed(value)
         for name, value in env.items()
         if name != "PATH" and (name.startswith(_KEYED_INHERITED) or os.environ.get(name) != value)
     }
@@ -305,7 +316,7 @@ def binary_fingerprint(
         files=files_under(layout.crate),
         base=layout.root,
         extra={
-            "command": [arg.replace(venv_bin, "$VENV_BIN") for arg in command],
+            "command": [keyed(arg) for arg in command],
             "environment": keyed_env,
             "link stubs": list(target.link_stubs),
             "programs": {
@@ -322,20 +333,22 @@ def binary_fingerprint(
 
 def compile_target(
     target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str,
-    out_dir: Path | None = None, jobserver: Jobserver | None = None,
+    out_dir: Path | None = None, jobserver: Jobserver | None = None, lane: int = 0,
 ) -> Compiled:
     """Build (or reuse) the binary for ``target``; it lands in the target's build dir.
 
+    Cargo builds in the triple's home lane (Layout.home_lane), else claims ``lane`` for it.
     With ``jobserver`` (the run's, shared by targets building at once), cargo starts only with
-    one of its tokens and takes its other jobs from it; it is not part of the binary's key."""
+    one of its tokens and takes its other jobs from it. Neither is part of the binary's key."""
     if target.fat:
-        return _compile_fat(target, choice, layout, tools, version=version, jobserver=jobserver)
+        return _compile_fat(target, choice, layout, tools, version=version, jobserver=jobserver, lane=lane)
     out_dir = out_dir or layout.target_dir(target.name)
     binary = out_dir / target.binary_name
     stamp = out_dir / BINARY_STAMP
-    command = cargo_command(target, layout, choice, tools)
-    env = build_environment(target, choice, layout, tools, version=version)
-    fingerprint = binary_fingerprint(target, choice, layout, tools, command, env)
+    target_dir = layout.cargo_lane(choice.key, lane)
+    command = cargo_command(target, layout, tools, target_dir)
+    env = build_environment(target, choice, layout, tools, version=version, target_dir=target_dir)
+    fingerprint = binary_fingerprint(target, choice, layout, tools, command, env, target_dir)
     done = reused(stamp, fingerprint, [binary])
     if done:
         return Compiled(binary, done.sha256(binary), 0.0, fresh=False)
@@ -346,8 +359,13 @@ def compile_target(
     started = time.monotonic()
     make_link_inputs(target, layout, tools)
     install_zigbuild(layout, tools)
+    claimed = claim_lane(layout, choice.key, target.triple.text, lane)
+    if claimed != target_dir:  # warm in the other lane: the same key, another dir
+        target_dir = claimed
+        command = cargo_command(target, layout, tools, target_dir)
+        env = build_environment(target, choice, layout, tools, version=version, target_dir=target_dir)
     slot = jobserver.slot() if jobserver else contextlib.nullcontext()
-    with _cargo_lock(layout, choice, target), slot:
+    with _cargo_lock(target_dir, target), slot:
         run(
             command,
             what=f"{target.name}: cargo-zigbuild",
@@ -355,7 +373,7 @@ def compile_target(
             env={**env, **jobserver.environment} if jobserver else env,
             log=layout.log(target.name),
         )
-        built = layout.cargo_lane(choice.key, target.triple.text) / target.name / "release" / target.binary_name
+        built = target_dir / target.name / "release" / target.binary_name
         if not built.is_file():
             raise BuildError(f"{target.name}: cargo-zigbuild succeeded but left no {built}")
         if target.unversion:
@@ -367,13 +385,24 @@ def compile_target(
     return Compiled(binary, made.sha256(binary), seconds, fresh=True)
 
 
+def claim_lane(layout: Layout, key: str, triple: str, lane: int) -> Path:
+    """The target dir ``triple`` builds in: its home lane's, else ``lane``'s, claimed by making
+    the triple's subdir there (cargo's own), under a lock every process sharing the cache takes:
+    two builds never give one triple two homes."""
+    with exclusive_lock(layout.cargo_dir(key) / "locks" / "claim", lambda: None):
+        home = layout.home_lane(key, triple)
+        if home is None:
+            (layout.cargo_lane(key, lane) / plain_name(triple, "the triple")).mkdir(parents=True, exist_ok=True)
+            home = lane
+    return layout.cargo_lane(key, home)
+
+
 @contextlib.contextmanager
-def _cargo_lock(layout: Layout, choice: ToolchainChoice, target: Target) -> Iterator[None]:
-    """Held from cargo's start until its binary is copied out: the lane's target dir (and its
-    cargo-zigbuild cache) is shared by every checkout and run (Layout.cargo_lane); cargo's own
-    lock is taken only after cargo-zigbuild has written its wrappers, and ends when cargo does,
-    when another build could already be relinking the same file."""
-    where = layout.cargo_lane(choice.key, target.triple.text)
+def _cargo_lock(where: Path, target: Target) -> Iterator[None]:
+    """Held from cargo's start until its binary is copied out: the lane's target dir ``where``
+    (and its cargo-zigbuild cache) is shared by every checkout and run (Layout.cargo_lane);
+    cargo's own lock is taken only after cargo-zigbuild has written its wrappers, and ends when
+    cargo does, when another build could already be relinking the same file."""
     with exclusive_lock(where / "locks" / "lane",
                         lambda: say(f"==> {target.name}: waiting for another build using {where}")):
         yield
@@ -409,7 +438,7 @@ def slice_targets(target: Target) -> list[Target]:
 
 def _compile_fat(
     target: Target, choice: ToolchainChoice, layout: Layout, tools: ZigTools, *, version: str,
-    jobserver: Jobserver | None,
+    jobserver: Jobserver | None, lane: int,
 ) -> Compiled:
     """Build each slice, then join them with lipo into one fat Mach-O."""
     lipo = find_lipo()
@@ -419,7 +448,7 @@ def _compile_fat(
     started = time.monotonic()
     parts = [
         compile_target(part, choice, layout, tools, version=version,
-                       out_dir=out_dir / "slices" / part.triple.arch, jobserver=jobserver)
+                       out_dir=out_dir / "slices" / part.triple.arch, jobserver=jobserver, lane=lane)
         for part in slice_targets(target)
     ]
     binary = out_dir / target.binary_name

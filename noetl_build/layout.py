@@ -7,7 +7,6 @@ value of targets.toml or manifest.json can make the build write, or delete, outs
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +24,9 @@ def plain_name(name: str, what: str) -> str:
 
 CACHE_ENV = "NOETL_CACHE_DIR"
 # Cargo target dirs per toolchain: cargo locks a whole target dir while it builds, so two
-# targets build at once only in two dirs. A target's lane is a function of its triple alone,
-# never of the core count or the matrix, so a serial and a concurrent build, on any machine,
-# use the same dirs (and a universal2 slice the dir of its own single-arch target).
+# targets build at once only in two dirs, the lanes. A triple's lane is the lane whose dir holds
+# its cargo subdir (its home: where it is warm), else the one its first build claims (compile.py);
+# no byte of a binary depends on which (the dir is remapped), nor does its cache key.
 LANES = 2
 
 
@@ -38,11 +37,6 @@ def user_cache() -> Path:
     if chosen:
         return Path(chosen)
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "noetl"
-
-
-def lane_of(triple: str) -> int:
-    """The triple's lane: the first byte of its sha256, modulo LANES (stable everywhere)."""
-    return hashlib.sha256(triple.encode()).digest()[0] % LANES
 
 
 @dataclass(frozen=True)
@@ -120,9 +114,17 @@ class Layout:
         (cargo locks it while it builds; compile.py holds a lock of its own until it has the binary)."""
         return self.cache / "cargo" / plain_name(key, "the toolchain key")
 
-    def cargo_lane(self, key: str, triple: str) -> Path:
-        """The target dir the triple builds in: its lane of cargo_dir(key) (LANES)."""
-        return self.cargo_dir(key) / f"lane-{lane_of(triple)}"
+    def cargo_lane(self, key: str, lane: int) -> Path:
+        """One of the LANES target dirs of cargo_dir(key)."""
+        if not 0 <= lane < LANES:
+            raise ValueError(f"lane {lane} is not one of {LANES}")
+        return self.cargo_dir(key) / f"lane-{lane}"
+
+    def home_lane(self, key: str, triple: str) -> int | None:
+        """The lane whose target dir holds the triple's cargo subdir (the lowest, if two do), or
+        None: the triple has not been built with this toolchain yet (or its cache was removed)."""
+        name = plain_name(triple, "the triple")
+        return next((lane for lane in range(LANES) if (self.cargo_lane(key, lane) / name).is_dir()), None)
 
     def tool_copy(self, name: str) -> Path:
         """A program copied out of a venv to run from a path that names only its version, so

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from . import dist, wheels
 from .compile import ZigTools, compile_target
-from .errors import BuildError, CommandError
+from .errors import BuildError, CommandError, ToolchainError
 from .files import exclusive_lock, sha256_file, sweep_temporaries
 from .fingerprint import code_digest, digest
 from .jobserver import Jobserver
-from .layout import LANES, Layout, lane_of
+from .layout import LANES, Layout
 from .report import human_size, say, table, unexpected
 from .reuse import record, reused
 from .sbom import kept_sbom
@@ -87,7 +87,7 @@ def build(
     ``matrix`` (all of targets.toml) decides the one compiler: the toolchain that can build every
     target of it, so a later build of other targets gets the same one. ``jobs`` (default: the
     cores this process may use) is the run's jobserver tokens: what every cargo of the run
-    compiles at once, all together. Targets of different lanes (layout.LANES) build at once,
+    compiles at once, all together. Targets build in lanes (layout.LANES), one per lane at once,
     unless ``serial``: one target after another, in the order asked, its cargo with every token.
     """
     with exclusive(layout):
@@ -119,51 +119,86 @@ def _build(
     entries = dist.load_entries(layout.dist)
     try:
         with Jobserver.open(layout.build, jobs) as jobserver:
-            results = _each_lane(targets, lambda target: _build_target(target, run, entries, jobserver),
-                                  min(jobs, at_once))
+            results = _each_lane(targets, lambda target, lane: _build_target(target, run, entries, jobserver, lane),
+                                 min(jobs, at_once), lambda target: _home(target, run))
     finally:
         dist.write_index(layout.dist, entries, meta={"version": version, "source_date_epoch": epoch})
     return results
 
 
+def _home(target: Target, run: Run) -> int | None:
+    """The lane the target's triple is warm in (Layout.home_lane), if any."""
+    try:
+        key = run.toolchains.choice(target).key
+    except ToolchainError:  # the target fails alone when it builds
+        return None
+    return run.layout.home_lane(key, target.triple.text)
+
+
 def _each_lane(
-    targets: Sequence[Target], build_one: Callable[[Target], BuildResult], at_once: int
+    targets: Sequence[Target], build_one: Callable[[Target, int], BuildResult], at_once: int,
+    home: Callable[[Target], int | None],
 ) -> list[BuildResult]:
-    """build_one for every target: each lane's targets one after another, in their order, and up
-    to ``at_once`` lanes at once (one thread each: the work is cargo's, in its processes). A fat
-    target (universal2) builds its slices in their own targets' lanes, both of them: it comes
-    after the lanes, alone (its slices are cargo's fresh units by then when their targets were
-    built). The results come back in the order of ``targets``; a failure is its target's alone."""
-    lanes: dict[int, list[Target]] = {}
-    for target in targets:
-        if not target.fat:
-            lanes.setdefault(lane_of(target.triple.text), []).append(target)
-    queues = sorted(lanes.values(), key=lambda queue: targets.index(queue[0]))
-    workers = max(1, min(at_once, len(queues)))
-    if workers == 1:  # one at a time, in the order asked: the serial build
-        queues = [list(targets)]
+    """build_one(target, lane) for every target; the results come back in the order of
+    ``targets``, and a failure is its target's alone.
+
+    A target builds in its triple's ``home`` lane, where its cargo target dir is warm; a cold
+    one in the lane its build claims. With ``at_once`` > 1, one thread per lane (the work is
+    cargo's, in its processes): each takes its own lane's targets first, in the order asked,
+    then whichever cold target comes next, so the lanes stay busy whatever the subset; a target
+    warm in a lane waits for that lane rather than build cold in the other. A fat target
+    (universal2) builds its slices in their own triples' lanes: it comes after the lanes, alone
+    (its slices are cargo's fresh units by then when their targets were built). Otherwise
+    (serial) one target at a time, in the order asked, a cold one in the lane holding fewer of
+    them, so that a later concurrent build finds both lanes warm."""
+    singles = [target for target in targets if not target.fat]
+    homes = {target.name: home(target) for target in singles}
     done: dict[str, BuildResult] = {}
+
+    def build(target: Target, lane: int) -> None:
+        result = build_one(target, lane)
+        done[target.name] = result
+        mark = "✓" if result.ok else "✗"
+        say(f"    {mark} {target.name}: {result.status} {result.wheel or result.message}")
+
+    if at_once < 2 or len(singles) < 2:
+        held = [sum(lane == n for lane in homes.values()) for n in range(LANES)]
+        for target in targets:
+            lane = homes.get(target.name)
+            if lane is None:
+                lane = held.index(min(held))
+                held[lane] += 1
+            build(target, lane)
+        return [done[target.name] for target in targets]
+
+    pending = list(singles)
+    taking = threading.Lock()
     stop = threading.Event()  # set when the run is interrupted: the lanes start no new target
 
-    def work(queue: Sequence[Target]) -> None:
-        for target in queue:
-            if stop.is_set():
-                return
-            result = build_one(target)
-            done[target.name] = result
-            mark = "✓" if result.ok else "✗"
-            say(f"    {mark} {target.name}: {result.status} {result.wheel or result.message}")
+    def take(lane: int) -> Target | None:
+        with taking:
+            for wanted in (lane, None):
+                found = next((target for target in pending if homes[target.name] == wanted), None)
+                if found:
+                    pending.remove(found)
+                    return found
+        return None
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lane") as pool:
-        futures = [pool.submit(work, queue) for queue in queues]
+    def work(lane: int) -> None:
+        while not stop.is_set() and (target := take(lane)):
+            build(target, lane)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=LANES, thread_name_prefix="lane") as pool:
+        futures = [pool.submit(work, lane) for lane in range(LANES)]
         try:
             for future in futures:
                 future.result()
         except BaseException:
             stop.set()
             raise
-    if workers > 1:
-        work([target for target in targets if target.fat])
+    for target in targets:
+        if target.fat:
+            build(target, 0)
     return [done[target.name] for target in targets]
 
 
@@ -190,13 +225,16 @@ def target_sbom(target: Target, run: Run, compiler: dict[str, str]) -> bytes:
                      rust_targets=target.rust_targets, subject=f"wheel for {target.name}", compiler=compiler)
 
 
-def _build_target(target: Target, run: Run, entries: dict[str, dist.Entry], jobserver: Jobserver) -> BuildResult:
+def _build_target(
+    target: Target, run: Run, entries: dict[str, dist.Entry], jobserver: Jobserver, lane: int
+) -> BuildResult:
     started = time.monotonic()
     layout = run.layout
     try:
         choice = run.toolchains.choice(target)
         say(f"==> {target.name}: {choice.describe()}")
-        compiled = compile_target(target, choice, layout, run.tools, version=run.version, jobserver=jobserver)
+        compiled = compile_target(target, choice, layout, run.tools, version=run.version, jobserver=jobserver,
+                                  lane=lane)
         sbom = target_sbom(target, run, choice.toolchain.compiler)
         stamp = layout.target_dir(target.name) / WHEEL_STAMP
         fingerprint = digest(extra={

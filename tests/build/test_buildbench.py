@@ -26,7 +26,7 @@ def sample(*, concurrent_seconds: float = 600, busy: float = 0.95, windows: floa
            wheels: dict[str, str] | None = None, rebuild: float = 20) -> BuildBench:
     serial = Phase("serial", 1000, 0.74, {GNU: 100, WINDOWS: windows}, {"a.whl": "1", "b.whl": "2"})
     both = Phase("concurrent", concurrent_seconds, busy, {GNU: 150, WINDOWS: 170},
-                 wheels if wheels is not None else {"a.whl": "1", "b.whl": "2"})
+                 wheels if wheels is not None else {"a.whl": "1", "b.whl": "2"}, lanes={GNU: 1, WINDOWS: 0})
     return BuildBench({"cpus": 2, "load": [1.0]}, {"lto": "fat"}, (GNU, WINDOWS), 2, serial, both,
                       (Rebuild(GNU, 100, rebuild),), GOALS)
 
@@ -78,6 +78,7 @@ def test_the_table_and_json_carry_the_figures() -> None:
     text = buildbench.render(result)
     assert "serial 1000 s (CPU busy 74%), concurrent 600 s (CPU busy 95%): 0.60x" in text
     assert "identical" in text and "MISSED" not in text
+    assert "lanes (the sum of their targets' seconds): lane 0: 1 target, 170 s, lane 1: 1 target, 150 s" in text
     data = json.loads(json.dumps(buildbench.to_json(result)))
     assert data["ratio"] == 0.6 and data["differing"] == []
     assert data["rebuilds"][0]["ratio"] == 0.2

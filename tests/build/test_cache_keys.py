@@ -56,15 +56,16 @@ def keyed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     layout = Layout.at(ROOT, build=tmp_path / "build", cache=tmp_path / "cache")
     monkeypatch.delenv("RUSTFLAGS", raising=False)
 
-    def key(venv: str = "/venvs/a/bin", **env: str) -> str:
+    def key(venv: str = "/venvs/a/bin", lane: int = 0, **env: str) -> str:
         tools = ZigTools(Path(venv) / "python", Path(venv) / "cargo-zigbuild", "0.14.1", "cargo-zigbuild 0.20.1",
                          Path("/cargo/bin/cargo-auditable"), "cargo-auditable 0.7.7")
+        target_dir = layout.cargo_lane(choice.key, lane)
         with monkeypatch.context() as scoped:
             for name, value in env.items():
                 scoped.setenv(name, value)
-            environment = build_environment(target, choice, layout, tools, version="1.0.0")
-            return binary_fingerprint(target, choice, layout, tools, cargo_command(target, layout, choice, tools),
-                                      environment)
+            environment = build_environment(target, choice, layout, tools, version="1.0.0", target_dir=target_dir)
+            return binary_fingerprint(target, choice, layout, tools, cargo_command(target, layout, tools, target_dir),
+                                      environment, target_dir)
 
     return key
 
@@ -73,6 +74,7 @@ def test_binary_key_ignores_what_does_not_reach_the_compiler(keyed) -> None:
     base = keyed()
     assert keyed(TERM="dumb", VIRTUAL_ENV="/elsewhere", NOX_CURRENT_SESSION="wheel") == base
     assert keyed(venv="/venvs/other-session/bin") == base, "each nox session's venv must share the cache"
+    assert keyed(lane=1) == base, "a triple that moves lanes (its cache removed) keeps its binary"
 
 
 @pytest.mark.parametrize("name", ["CARGO_PROFILE_RELEASE_LTO", "RUSTC_WRAPPER", "CFLAGS", "CC", "ZIG_GLOBAL_CACHE_DIR"])

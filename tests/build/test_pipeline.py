@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -13,8 +14,10 @@ import time
 import zipfile
 from pathlib import Path
 
-from noetl_build.layout import CACHE_ENV, lane_of
+from noetl_build.layout import CACHE_ENV, Layout
 from noetl_build.source import COMPILE_EPOCH
+from noetl_build.targets import load_matrix
+from noetl_build.toolchain import plan
 from tests.conftest import CI_TARGETS, HOST_TARGET, ROOT, BuiltDist, build_version, build_wheels
 
 VERSION = build_version()  # derived from this checkout's history (docs/versioning.md)
@@ -157,10 +160,17 @@ def test_rerun_with_nothing_changed_is_quick_and_changes_nothing(built_dist: Bui
 
 def test_a_serial_cold_build_equals_the_concurrent_one(built_dist: BuiltDist, tmp_path: Path) -> None:
     """built_dist built its targets two at once, in two lanes on one jobserver; a second,
-    independent build (own build dir, own cold cargo and cargo-zigbuild caches) of one target
-    of each lane, one after the other, gives the same bytes (issue 21)."""
-    pair = (HOST_TARGET, "x86_64-pc-windows-gnu")
-    assert lane_of(pair[0]) != lane_of(pair[1]), "the pair must have built at once in built_dist"
+    independent build (own build dir, own cold cargo and cargo-zigbuild caches) of two of them,
+    one after the other, gives the same bytes (issue 21). The serial build puts its first cold
+    triple in lane 0 and the second in lane 1: asked in the order that moves them off the lanes
+    they built in before, it shows too that no byte depends on the lane."""
+    matrix = load_matrix(ROOT / "targets.toml").targets
+    toolchains = plan(matrix, matrix=matrix)
+    by_name = {t.name: t for t in matrix}
+    key = {name: toolchains.choice(by_name[name]).key for name in (HOST_TARGET, "x86_64-pc-windows-gnu")}
+    before = {name: Layout.at(ROOT).home_lane(k, name) for name, k in key.items()}
+    pair = max(itertools.permutations(key), key=lambda order: sum(before[name] != n for n, name in enumerate(order)))
+    assert sum(before[name] != n for n, name in enumerate(pair)) >= 1, before
     proc = subprocess.run(
         [sys.executable, "-m", "noetl_build", "--dist", str(tmp_path / "dist"), "--build-dir", str(tmp_path / "build"),
          "build", "--serial", *pair],
@@ -168,9 +178,11 @@ def test_a_serial_cold_build_equals_the_concurrent_one(built_dist: BuiltDist, tm
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 built, 0 up to date, 0 failed" in proc.stdout, proc.stdout
+    again = Layout.at(ROOT, cache=tmp_path / "cache")
+    assert [again.home_lane(key[name], name) for name in pair] == [0, 1], "serial: the lane holding fewer"
     for target in pair:
-        again = tmp_path / "dist" / EXPECTED_WHEELS[target]
-        assert again.read_bytes() == built_dist.wheel_for(target).read_bytes(), target
+        rebuilt = tmp_path / "dist" / EXPECTED_WHEELS[target]
+        assert rebuilt.read_bytes() == built_dist.wheel_for(target).read_bytes(), (target, before)
 
 
 def test_binaries_hold_no_build_machine_paths(built_dist: BuiltDist) -> None:

@@ -63,11 +63,11 @@ def test_rustflags_name_no_checkout_path_and_no_link_input(
 ) -> None:
     monkeypatch.delenv("RUSTFLAGS", raising=False)
     layout = checkout(tmp_path, "noetl")
-    env = build_environment(target, choice, layout, tools_in(tmp_path / "venv"), version="1.0.0")
+    lane = layout.cargo_lane(choice.key, 1)
+    env = build_environment(target, choice, layout, tools_in(tmp_path / "venv"), version="1.0.0", target_dir=lane)
     flags = unit_wide(env)
     assert str(layout.root) not in flags and "link-arg" not in flags and "native=" not in flags, flags
-    assert f"--remap-path-prefix={layout.cargo_lane(choice.key, target.triple.text)}=/target" in env["RUSTFLAGS"], \
-        "OUT_DIRs must be remapped"
+    assert f"--remap-path-prefix={lane}=/target" in env["RUSTFLAGS"], "OUT_DIRs must be remapped"
 
     own = root_flags(target, layout)
     assert f"--remap-path-prefix={layout.root}=/noetl" in own
@@ -77,7 +77,7 @@ def test_rustflags_name_no_checkout_path_and_no_link_input(
         assert f"native={layout.link_stubs(target.name)}" in own
     for name in target.link_shims:
         assert f"link-arg={layout.link_shims(target.name) / name}.o" in own
-    command = cargo_command(target, layout, choice, tools_in(tmp_path / "venv"))
+    command = cargo_command(target, layout, tools_in(tmp_path / "venv"), lane)
     assert command[command.index("--") + 1:] == own, "the root flags reach noetl's unit through `cargo rustc --`"
 
 
@@ -88,8 +88,9 @@ def test_a_moved_checkout_gives_every_unit_the_same_flags(
     target = next(t for t in MATRIX if t.link_stubs)
     here, there = checkout(tmp_path, "here"), checkout(tmp_path, "a/moved/copy")
     tools = tools_in(tmp_path / "venv")
-    env_here = build_environment(target, choice, here, tools, version="1.0.0")
-    env_there = build_environment(target, choice, there, tools, version="1.0.0")
+    env_here = build_environment(target, choice, here, tools, version="1.0.0", target_dir=here.cargo_lane(choice.key, 0))
+    env_there = build_environment(target, choice, there, tools, version="1.0.0",
+                                  target_dir=there.cargo_lane(choice.key, 0))
     assert unit_wide(env_here) == unit_wide(env_there)
     assert here.cargo_dir(choice.key) == there.cargo_dir(choice.key), "a moved checkout finds cargo's target dir warm"
     # noetl's own unit does see the move: cargo never takes the other checkout's noetl as fresh
@@ -107,7 +108,8 @@ def test_a_new_commit_gives_cargo_the_same_environment_but_noetls_version(
     envs = []
     for epoch, version in (("1700000000", "1.0.1.dev1+gaaaaaaa"), ("1800000000", "1.0.1.dev2+gbbbbbbb")):
         monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)  # what a build of that commit would inherit
-        envs.append(build_environment(target, choice, layout, tools, version=version))
+        envs.append(build_environment(target, choice, layout, tools, version=version,
+                                      target_dir=layout.cargo_lane(choice.key, 0)))
     first, second = envs
     assert first["SOURCE_DATE_EPOCH"] == second["SOURCE_DATE_EPOCH"] == str(COMPILE_EPOCH)
     assert {k for k in first if first[k] != second.get(k)} == {"NOETL_BUILD_VERSION"}
@@ -117,8 +119,9 @@ def test_cargo_zigbuild_runs_from_one_path_for_every_venv(tmp_path: Path, choice
     layout = checkout(tmp_path, "noetl")
     target = MATRIX[0]
     session_a, session_b = tools_in(tmp_path / ".nox" / "wheel"), tools_in(tmp_path / ".nox" / "build_all")
-    program_a = cargo_command(target, layout, choice, session_a)[0]
-    assert program_a == cargo_command(target, layout, choice, session_b)[0]
+    lane = layout.cargo_lane(choice.key, 0)
+    program_a = cargo_command(target, layout, session_a, lane)[0]
+    assert program_a == cargo_command(target, layout, session_b, lane)[0]
     assert Path(program_a).is_relative_to(layout.cache), program_a
 
     installed = install_zigbuild(layout, session_a)
@@ -138,7 +141,8 @@ def test_cargo_zigbuild_of_another_version_gets_another_path(tmp_path: Path, cho
     old = tools_in(tmp_path / "old")
     new = ZigTools(old.python, old.cargo_zigbuild, old.zig_version, "cargo-zigbuild 0.25.0", old.auditable,
                    old.auditable_version)
-    assert cargo_command(MATRIX[0], layout, choice, old)[0] != cargo_command(MATRIX[0], layout, choice, new)[0]
+    lane = layout.cargo_lane(choice.key, 0)
+    assert cargo_command(MATRIX[0], layout, old, lane)[0] != cargo_command(MATRIX[0], layout, new, lane)[0]
 
 
 def test_a_build_waits_for_another_using_the_same_cargo_dir(
@@ -149,14 +153,17 @@ def test_a_build_waits_for_another_using_the_same_cargo_dir(
     target = MATRIX[0]
     entered = threading.Event()
 
+    lane = here.cargo_lane(choice.key, 1)
+    assert there.cargo_lane(choice.key, 1) == lane
+
     def second() -> None:
-        with compile_module._cargo_lock(there, choice, target):
+        with compile_module._cargo_lock(there.cargo_lane(choice.key, 1), target):
             entered.set()
 
-    with compile_module._cargo_lock(here, choice, target):
+    with compile_module._cargo_lock(lane, target):
         waiting = threading.Thread(target=second)
         waiting.start()
         assert not entered.wait(0.5), "the second build went in while the first held the target dir"
     waiting.join(10)
     assert entered.is_set()
-    assert f"{target.name}: waiting for another build using {here.cargo_dir(choice.key)}" in capsys.readouterr().err
+    assert f"{target.name}: waiting for another build using {lane}" in capsys.readouterr().err
