@@ -67,7 +67,7 @@ def test_a_bug_in_one_target_fails_that_target_in_one_line(tmp_path: Path, monke
     broken = SimpleNamespace(choice=fail_with(ValueError("bad value \x1b]0;title\x07\nsecond line")))
     run = pipeline.Run(layout, None, "1.0.0", 1, tmp_path / "generic.whl", "0" * 64, broken)  # type: ignore[arg-type]
     with Jobserver.open(tmp_path, 1) as jobserver:
-        result = pipeline._build_target(target, run, {}, jobserver)
+        result = pipeline._build_target(target, run, {}, jobserver, 0)
     assert result.status == "failed" and not result.ok
     assert result.message.startswith(f"{target.name}: unexpected ValueError: bad value \\x1b]0;title\\x07 (a bug")
     assert "\n" not in result.message and "\x1b" not in result.message
