@@ -14,7 +14,6 @@ a toolchain of that release instead; ``publish`` refuses a set that mixes compil
 
 from __future__ import annotations
 
-import difflib
 import os
 import shutil
 from collections.abc import Sequence
@@ -23,7 +22,7 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
-from .errors import ToolchainError, shown
+from .errors import ToolchainError, did_you_mean, shown
 from .procs import first_on_path, output
 from .targets import Target
 
@@ -221,11 +220,9 @@ def _unknown(target: Target, toolchains: tuple[Toolchain, ...]) -> ToolchainErro
     for rust_target in target.rust_targets:
         if toolchains and not any(tc.knows(rust_target) for tc in toolchains):
             known = sorted({t for tc in toolchains for t in tc.targets or ()})
-            near = difflib.get_close_matches(rust_target, known, n=1)
-            hint = f" (did you mean {near[0]}?)" if near else ""
             return ToolchainError(
                 f"{target.name}: no Rust toolchain here knows the target {shown(rust_target)} "
-                f"(rustc --print target-list){hint}: correct the triple in targets.toml"
+                f"(rustc --print target-list){did_you_mean(rust_target, known)}: correct the triple in targets.toml"
             )
     return None
 
@@ -297,8 +294,9 @@ def plan(
     get a toolchain of that release."""
     toolchains = discover() if toolchains is None else toolchains
     # a target no toolchain knows fails alone (below) and does not change the others' toolchain
-    free = [t for t in targets if t.rustc is None and not _unknown(t, toolchains)]
-    scope = [t for t in matrix if t.rustc is None and not _unknown(t, toolchains)] or free
+    unknown = {t.name: error for t in (*targets, *matrix) if (error := _unknown(t, toolchains))}
+    free = [t for t in targets if t.rustc is None and t.name not in unknown]
+    scope = [t for t in matrix if t.rustc is None and t.name not in unknown] or free
     shared = next((tc for tc in _ranked(toolchains) if all(_buildable(tc, t) for t in scope)), None)
     if shared is None and scope is not free:
         shared = next((tc for tc in _ranked(toolchains) if all(_buildable(tc, t) for t in free)), None)
@@ -306,9 +304,8 @@ def plan(
     errors: dict[str, ToolchainError] = {}
     for target in targets:
         try:
-            unknown = _unknown(target, toolchains)
-            if unknown:
-                raise unknown
+            if target.name in unknown:
+                raise unknown[target.name]
             if target.rustc is not None:
                 pinned = tuple(tc for tc in toolchains if tc.matches(target.rustc))
                 if not pinned:

@@ -197,7 +197,7 @@ def test_a_triple_no_toolchain_knows_fails_alone_naming_the_nearest(tmp_path: Pa
         chosen.choice(typo)
     message = str(caught.value)
     assert message == ("x86_64-unknown-linux-gnux: no Rust toolchain here knows the target 'x86_64-unknown-linux-gnux' "
-                       "(rustc --print target-list) (did you mean x86_64-unknown-linux-gnu?): correct the triple "
+                       "(rustc --print target-list) (did you mean 'x86_64-unknown-linux-gnu'?): correct the triple "
                        "in targets.toml")
     assert plan([targets[HOST]], toolchains=(replace(debian, targets=None),)).errors == {}, "no list: not checked"
 
