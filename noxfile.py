@@ -1,6 +1,6 @@
 """Sessions: each picks a venv, installs pinned tools, and calls the noetl_build package.
 
-    nox -s build_all [-- --serial|--jobs N]  every target in targets.toml (two at once)
+    nox -s build_all [-- --serial|--jobs N]  every target in targets.toml (three at once)
     nox -s wheel -- TRIPLE [TRIPLE ...]  just those
     nox -s doctor                        toolchains, strategies and what is missing
     nox -s sdist                         the source distribution into dist/

@@ -6,8 +6,8 @@
 
 In one run, on this machine, in ``scratch`` (nothing of build/, dist/ or the user's caches is used
 or changed): the targets (default: all of targets.toml) built cold one after another
-(`build --serial`: one cargo at a time with every jobserver token), then cold again, two at once
-(`build`: two lanes on one jobserver). Each phase starts from empty cargo, cargo-zigbuild and zig
+(`build --serial`: one cargo at a time with every jobserver token), then cold again, in lanes
+(`build`: three lanes on one jobserver). Each phase starts from empty cargo, cargo-zigbuild and zig
 caches at the same paths (the first phase's are moved aside), so neither inherits the other's
 work. The CPU's busy share over each phase comes from /proc/stat (all CPUs; the bench samples it,
 not the build). Then the two phases' wheels are compared byte for byte, and a one-line change is

@@ -101,7 +101,7 @@ def _build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=_positive, metavar="N",
                         help="what all the cargos of the run compile at once (default: the usable cores)")
     parser.add_argument("--serial", action="store_true",
-                        help="one target at a time, in the order given (default: two at once, in lanes)")
+                        help="one target at a time, in the order given (default: three at once, in lanes)")
 
 
 def _build(args: argparse.Namespace, layout: Layout) -> int:

@@ -23,11 +23,14 @@ def plain_name(name: str, what: str) -> str:
 
 
 CACHE_ENV = "NOETL_CACHE_DIR"
-# Cargo target dirs per toolchain: cargo locks a whole target dir while it builds, so two
-# targets build at once only in two dirs, the lanes. A triple's lane is the lane whose dir holds
+# Cargo target dirs per toolchain: cargo locks a whole target dir while it builds, so targets
+# build at once only in separate dirs, the lanes. A triple's lane is the lane whose dir holds
 # its cargo subdir (its home: where it is warm), else the one its first build claims (compile.py);
-# no byte of a binary depends on which (the dir is remapped), nor does its cache key.
-LANES = 2
+# no byte of a binary depends on which (the dir is remapped), nor does its cache key. Three
+# lanes share the run's jobserver tokens (two on a 2-core machine): when one cargo is down to
+# a single rustc (fat LTO and the link), a third cargo takes the idle token, and nothing is
+# oversubscribed (docs/performance.md, "Three lanes").
+LANES = 3
 
 
 def user_cache() -> Path:

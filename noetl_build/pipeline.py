@@ -150,7 +150,7 @@ def _each_lane(
     (universal2) builds its slices in their own triples' lanes: it comes after the lanes, alone
     (its slices are cargo's fresh units by then when their targets were built). Otherwise
     (serial) one target at a time, in the order asked, a cold one in the lane holding fewer of
-    them, so that a later concurrent build finds both lanes warm."""
+    them, so that a later concurrent build finds every lane warm."""
     singles = [target for target in targets if not target.fat]
     homes = {target.name: home(target) for target in singles}
     done: dict[str, BuildResult] = {}

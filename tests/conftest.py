@@ -53,7 +53,7 @@ def build_wheels(dist: Path, targets: tuple[str, ...], *extra: str) -> subproces
 @pytest.fixture(scope="session")
 def built_dist(tmp_path_factory: pytest.TempPathFactory) -> BuiltDist:
     dist = tmp_path_factory.mktemp("dist")
-    proc = build_wheels(dist, ("--jobs", "2", *CI_TARGETS))  # two at once, on one core too
+    proc = build_wheels(dist, ("--jobs", "2", *CI_TARGETS))  # in lanes at once, on one core too
     assert proc.returncode == 0, f"build failed:\n{proc.stdout}\n{proc.stderr}"
     manifest = json.loads((dist / "manifest.json").read_text())
     return BuiltDist(dist, manifest, proc.stdout + proc.stderr)

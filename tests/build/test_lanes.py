@@ -40,7 +40,7 @@ def test_a_triple_has_no_home_until_claimed_then_keeps_it(tmp_path: Path) -> Non
 
 
 def test_builds_claiming_one_triple_at_once_give_it_one_home(tmp_path: Path) -> None:
-    """Every process sharing the cache claims under one lock: never a home in both lanes."""
+    """Every process sharing the cache claims under one lock: never a home in two lanes."""
     layout = Layout.at(tmp_path, cache=tmp_path / "cache")
     for round_ in range(20):
         triple = f"x86_64-unknown-linux-gnu{round_}"
@@ -52,7 +52,7 @@ def test_builds_claiming_one_triple_at_once_give_it_one_home(tmp_path: Path) -> 
 
 def test_a_lane_is_one_of_the_lanes_and_a_triple_a_plain_name(tmp_path: Path) -> None:
     layout = Layout.at(tmp_path, cache=tmp_path / "cache")
-    with pytest.raises(ValueError, match="lane 2"):
+    with pytest.raises(ValueError, match=f"lane {LANES} "):
         layout.cargo_lane("k", LANES)
     with pytest.raises(ConfigError, match="not a plain file name"):
         layout.home_lane("k", "../../elsewhere")
@@ -103,7 +103,10 @@ def test_serial_builds_a_warm_triple_in_its_lane_and_a_cold_one_in_the_lane_hold
     warm = {t.name: 1 for t in SINGLES[:3]}
     recorder = Recorder(seconds=0)
     _each_lane(SINGLES[:5], recorder, 1, lambda t: warm.get(t.name))
-    assert recorder.lanes() == {**warm, SINGLES[3].name: 0, SINGLES[4].name: 0}
+    lanes = recorder.lanes()
+    assert {name: lanes[name] for name in warm} == warm
+    # lane 1 holds three: the cold pair goes to the others, the lowest first (two lanes: both to 0)
+    assert [lanes[t.name] for t in SINGLES[3:5]] == ([0, 2] if LANES > 2 else [0, 0]), lanes
 
 
 @pytest.mark.parametrize("jobs", [2, 8])
@@ -116,7 +119,7 @@ def test_lanes_build_at_once_and_results_keep_the_order(jobs: int) -> None:
     assert set(recorder.lanes().values()) == set(range(LANES))
 
 
-def test_a_cold_subset_keeps_both_lanes_busy() -> None:
+def test_a_cold_subset_keeps_every_lane_busy() -> None:
     """The hash lanes put 4 of these 5 in one lane (0.90x serial): a free lane takes the next."""
     names = ["x86_64-unknown-linux-gnu", "x86_64-unknown-linux-musl", "x86_64-apple-darwin",
              "x86_64-pc-windows-gnu", "aarch64-pc-windows-gnullvm"]
@@ -124,10 +127,10 @@ def test_a_cold_subset_keeps_both_lanes_busy() -> None:
     recorder = Recorder(seconds=0.2, together=LANES)
     _each_lane(subset, recorder, 2, cold)
     per_lane = [list(recorder.lanes().values()).count(n) for n in range(LANES)]
-    assert recorder.most == LANES and sorted(per_lane) == [2, 3], per_lane
+    assert recorder.most == LANES and min(per_lane) >= 1 and max(per_lane) - min(per_lane) <= 1, per_lane
 
 
-def test_a_warm_triple_waits_for_its_lane_and_the_other_lane_takes_the_cold_ones() -> None:
+def test_a_warm_triple_waits_for_its_lane_and_the_other_lanes_take_the_cold_ones() -> None:
     warm = {t.name: 1 for t in SINGLES[:4]}
     recorder = Recorder(together=LANES)
     _each_lane(SINGLES[:8], recorder, 2, lambda t: warm.get(t.name))
@@ -135,7 +138,7 @@ def test_a_warm_triple_waits_for_its_lane_and_the_other_lane_takes_the_cold_ones
     assert all(lanes[name] == 1 for name in warm), lanes
     lane_1 = [name for name, lane in recorder.started if lane == 1]
     assert lane_1[:4] == list(warm), "a lane takes its own warm targets first, in the order asked"
-    assert any(lanes[t.name] == 0 for t in SINGLES[4:8])
+    assert {lanes[t.name] for t in SINGLES[4:8]} >= set(range(LANES)) - {1}, "every other lane takes cold ones"
 
 
 def test_a_fat_target_builds_after_the_lanes_alone() -> None:

@@ -159,7 +159,7 @@ def test_rerun_with_nothing_changed_is_quick_and_changes_nothing(built_dist: Bui
 
 
 def test_a_serial_cold_build_equals_the_concurrent_one(built_dist: BuiltDist, tmp_path: Path) -> None:
-    """built_dist built its targets two at once, in two lanes on one jobserver; a second,
+    """built_dist built its targets at once, in lanes on one jobserver; a second,
     independent build (own build dir, own cold cargo and cargo-zigbuild caches) of two of them,
     one after the other, gives the same bytes (issue 21). The serial build puts its first cold
     triple in lane 0 and the second in lane 1: asked in the order that moves them off the lanes
