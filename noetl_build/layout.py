@@ -27,9 +27,10 @@ CACHE_ENV = "NOETL_CACHE_DIR"
 # build at once only in separate dirs, the lanes. A triple's lane is the lane whose dir holds
 # its cargo subdir (its home: where it is warm), else the one its first build claims (compile.py);
 # no byte of a binary depends on which (the dir is remapped), nor does its cache key. Three
-# lanes share the run's jobserver tokens (two on a 2-core machine): when one cargo is down to
-# a single rustc (fat LTO and the link), a third cargo takes the idle token, and nothing is
-# oversubscribed (docs/performance.md, "Three lanes").
+# lanes share the run's jobserver tokens (two on a 2-core machine): a lane takes a token for its
+# cargo before starting it, so nothing is oversubscribed, and while a lane works outside cargo
+# (its SBOM, its wheel, the next target's set-up) a third lane's cargo takes the token it left
+# (docs/performance.md, "Three lanes").
 LANES = 3
 
 
