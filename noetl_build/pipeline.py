@@ -24,7 +24,7 @@ from .layout import LANES, Layout
 from .report import human_size, say, table, unexpected
 from .reuse import record, reused
 from .sbom import kept_sbom
-from .source import FALLBACK_EPOCH, source_date_epoch
+from .source import COMPILE_EPOCH, FALLBACK_EPOCH, source_date_epoch
 from .targets import Target
 from .toolchain import Plan, plan
 from .ui import build_ui
@@ -88,10 +88,10 @@ def build(
     target of it, so a later build of other targets gets the same one. ``jobs`` (default: the
     cores this process may use) is the run's jobserver tokens: what every cargo of the run
     compiles at once, all together. Targets build in lanes (layout.LANES), one per lane at once,
-    unless ``serial``: one target after another, in the order asked, its cargo with every token.
+    unless ``serial`` (or one token): one target after another, in the order asked, its cargo with every token.
     """
     with exclusive(layout):
-        return _build(targets, layout, matrix, jobs or usable_cores(), 1 if serial else LANES)
+        return _build(targets, layout, matrix, jobs or usable_cores(), serial)
 
 
 def usable_cores() -> int:
@@ -100,7 +100,7 @@ def usable_cores() -> int:
 
 
 def _build(
-    targets: Sequence[Target], layout: Layout, matrix: Sequence[Target], jobs: int, at_once: int
+    targets: Sequence[Target], layout: Layout, matrix: Sequence[Target], jobs: int, serial: bool
 ) -> list[BuildResult]:
     _sweep(targets, layout)
     epoch = source_date_epoch(layout.root)
@@ -108,7 +108,8 @@ def _build(
         say(f"warning: not a git checkout; timestamps in wheels are {FALLBACK_EPOCH} (1980-01-01)")
     version = build_version(layout.root)
     tools = ZigTools.find()
-    say(f"==> noetl {version}: zig {tools.zig_version}, {tools.zigbuild_version}, SOURCE_DATE_EPOCH={epoch}")
+    say(f"==> noetl {version}: zig {tools.zig_version}, {tools.zigbuild_version}, SOURCE_DATE_EPOCH "
+        f"{epoch} for the wheels' files and {COMPILE_EPOCH} for cargo")
     say("==> ui: " + ("built" if build_ui(layout) else "up to date"))
     generic = build_generic_wheel(layout, version=version, epoch=epoch)
     say(f"==> generic wheel: {generic.name}")
@@ -119,8 +120,9 @@ def _build(
     entries = dist.load_entries(layout.dist)
     try:
         with Jobserver.open(layout.build, jobs) as jobserver:
+            # one token runs one cargo at a time: lanes would only wait on each other
             results = _each_lane(targets, lambda target, lane: _build_target(target, run, entries, jobserver, lane),
-                                 min(jobs, at_once), lambda target: _home(target, run))
+                                 lambda target: _home(target, run), serial=serial or jobs < 2)
     finally:
         dist.write_index(layout.dist, entries, meta={"version": version, "source_date_epoch": epoch})
     return results
@@ -136,20 +138,20 @@ def _home(target: Target, run: Run) -> int | None:
 
 
 def _each_lane(
-    targets: Sequence[Target], build_one: Callable[[Target, int], BuildResult], at_once: int,
-    home: Callable[[Target], int | None],
+    targets: Sequence[Target], build_one: Callable[[Target, int], BuildResult],
+    home: Callable[[Target], int | None], *, serial: bool = False,
 ) -> list[BuildResult]:
     """build_one(target, lane) for every target; the results come back in the order of
     ``targets``, and a failure is its target's alone.
 
     A target builds in its triple's ``home`` lane, where its cargo target dir is warm; a cold
-    one in the lane its build claims. With ``at_once`` > 1, one thread per lane (the work is
+    one in the lane its build claims. Unless ``serial``, one thread per lane (the work is
     cargo's, in its processes): each takes its own lane's targets first, in the order asked,
     then whichever cold target comes next, so the lanes stay busy whatever the subset; a target
     warm in a lane waits for that lane rather than build cold in the other. A fat target
     (universal2) builds its slices in their own triples' lanes: it comes after the lanes, alone
-    (its slices are cargo's fresh units by then when their targets were built). Otherwise
-    (serial) one target at a time, in the order asked, a cold one in the lane holding fewer of
+    (its slices are cargo's fresh units by then when their targets were built). ``serial``:
+    one target at a time, in the order asked, a cold one in the lane holding fewer of
     them, so that a later concurrent build finds every lane warm."""
     singles = [target for target in targets if not target.fat]
     homes = {target.name: home(target) for target in singles}
@@ -161,7 +163,7 @@ def _each_lane(
         mark = "✓" if result.ok else "✗"
         say(f"    {mark} {target.name}: {result.status} {result.wheel or result.message}")
 
-    if at_once < 2 or len(singles) < 2:
+    if serial or len(singles) < 2:
         held = [sum(lane == n for lane in homes.values()) for n in range(LANES)]
         for target in targets:
             lane = homes.get(target.name)

@@ -294,7 +294,8 @@ def plan(
     get a toolchain of that release."""
     toolchains = discover() if toolchains is None else toolchains
     # a target no toolchain knows fails alone (below) and does not change the others' toolchain
-    unknown = {t.name: error for t in (*targets, *matrix) if (error := _unknown(t, toolchains))}
+    named = {t.name: t for t in (*matrix, *targets)}  # a target in both is looked up once
+    unknown = {name: error for name, t in named.items() if (error := _unknown(t, toolchains))}
     free = [t for t in targets if t.rustc is None and t.name not in unknown]
     scope = [t for t in matrix if t.rustc is None and t.name not in unknown] or free
     shared = next((tc for tc in _ranked(toolchains) if all(_buildable(tc, t) for t in scope)), None)

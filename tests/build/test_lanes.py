@@ -92,7 +92,7 @@ class Recorder:
 
 def test_serial_builds_in_the_order_asked_and_spreads_cold_triples_over_the_lanes() -> None:
     recorder = Recorder(seconds=0)
-    results = _each_lane(TARGETS, recorder, 1, cold)
+    results = _each_lane(TARGETS, recorder, cold, serial=True)
     assert [name for name, _ in recorder.started] == [t.name for t in TARGETS]
     assert recorder.most == 1
     assert [r.target for r in results] == [t.name for t in TARGETS]
@@ -102,17 +102,16 @@ def test_serial_builds_in_the_order_asked_and_spreads_cold_triples_over_the_lane
 def test_serial_builds_a_warm_triple_in_its_lane_and_a_cold_one_in_the_lane_holding_fewer() -> None:
     warm = {t.name: 1 for t in SINGLES[:3]}
     recorder = Recorder(seconds=0)
-    _each_lane(SINGLES[:5], recorder, 1, lambda t: warm.get(t.name))
+    _each_lane(SINGLES[:5], recorder, lambda t: warm.get(t.name), serial=True)
     lanes = recorder.lanes()
     assert {name: lanes[name] for name in warm} == warm
     # lane 1 holds three: the cold pair goes to the others, the lowest first (two lanes: both to 0)
     assert [lanes[t.name] for t in SINGLES[3:5]] == ([0, 2] if LANES > 2 else [0, 0]), lanes
 
 
-@pytest.mark.parametrize("jobs", [2, 8])
-def test_lanes_build_at_once_and_results_keep_the_order(jobs: int) -> None:
+def test_lanes_build_at_once_and_results_keep_the_order() -> None:
     recorder = Recorder(together=LANES)
-    results = _each_lane(TARGETS, recorder, jobs, cold)
+    results = _each_lane(TARGETS, recorder, cold)
     assert recorder.most == LANES
     assert [r.target for r in results] == [t.name for t in TARGETS]
     assert sorted(name for name, _ in recorder.started) == sorted(t.name for t in TARGETS)
@@ -125,7 +124,7 @@ def test_a_cold_subset_keeps_every_lane_busy() -> None:
              "x86_64-pc-windows-gnu", "aarch64-pc-windows-gnullvm"]
     subset = [t for t in TARGETS if t.name in names]
     recorder = Recorder(seconds=0.2, together=LANES)
-    _each_lane(subset, recorder, 2, cold)
+    _each_lane(subset, recorder, cold)
     per_lane = [list(recorder.lanes().values()).count(n) for n in range(LANES)]
     assert recorder.most == LANES and min(per_lane) >= 1 and max(per_lane) - min(per_lane) <= 1, per_lane
 
@@ -133,7 +132,7 @@ def test_a_cold_subset_keeps_every_lane_busy() -> None:
 def test_a_warm_triple_waits_for_its_lane_and_the_other_lanes_take_the_cold_ones() -> None:
     warm = {t.name: 1 for t in SINGLES[:4]}
     recorder = Recorder(together=LANES)
-    _each_lane(SINGLES[:8], recorder, 2, lambda t: warm.get(t.name))
+    _each_lane(SINGLES[:8], recorder, lambda t: warm.get(t.name))
     lanes = recorder.lanes()
     assert all(lanes[name] == 1 for name in warm), lanes
     lane_1 = [name for name, lane in recorder.started if lane == 1]
@@ -144,14 +143,14 @@ def test_a_warm_triple_waits_for_its_lane_and_the_other_lanes_take_the_cold_ones
 def test_a_fat_target_builds_after_the_lanes_alone() -> None:
     """universal2's slices build in their triples' lanes, either of them: never beside a lane's target."""
     recorder = Recorder()
-    _each_lane(TARGETS, recorder, 2, cold)
+    _each_lane(TARGETS, recorder, cold)
     fat = [t.name for t in TARGETS if t.fat]
     assert fat and [name for name, _ in recorder.started[-len(fat):]] == fat
 
 
 def test_a_failing_target_fails_alone(capsys: pytest.CaptureFixture[str]) -> None:
     broken = TARGETS[3].name
-    results = _each_lane(TARGETS, Recorder(fail=broken), 2, cold)
+    results = _each_lane(TARGETS, Recorder(fail=broken), cold)
     assert [r.target for r in results if not r.ok] == [broken]
     err = capsys.readouterr().err.splitlines()
     assert f"    ✗ {broken}: failed {broken}: broke" in err
@@ -170,5 +169,5 @@ def test_a_bug_stops_the_lanes_starting_new_targets() -> None:
     started: list[str] = []
     spy: Callable[[Target, int], BuildResult] = lambda t, lane: (started.append(t.name), build_one(t, lane))[1]
     with pytest.raises(RuntimeError, match="a bug"):
-        _each_lane(TARGETS, spy, 2, cold)
+        _each_lane(TARGETS, spy, cold)
     assert len(started) < len(TARGETS)
