@@ -88,7 +88,8 @@ def build(
     target of it, so a later build of other targets gets the same one. ``jobs`` (default: the
     cores this process may use) is the run's jobserver tokens: what every cargo of the run
     compiles at once, all together. Targets build in lanes (layout.LANES), one per lane at once,
-    unless ``serial`` (or one token): one target after another, in the order asked, its cargo with every token.
+    unless ``serial`` (or one token): one target after another, in the order asked, its cargo
+    with every token.
     """
     with exclusive(layout):
         return _build(targets, layout, matrix, jobs or usable_cores(), serial)
@@ -150,9 +151,9 @@ def _each_lane(
     then whichever cold target comes next, so the lanes stay busy whatever the subset; a target
     warm in a lane waits for that lane rather than build cold in the other. A fat target
     (universal2) builds its slices in their own triples' lanes: it comes after the lanes, alone
-    (its slices are cargo's fresh units by then when their targets were built). ``serial``:
-    one target at a time, in the order asked, a cold one in the lane holding fewer of
-    them, so that a later concurrent build finds every lane warm."""
+    (its slices are cargo's fresh units by then when their targets were built). ``serial``: one
+    target at a time, in the order asked, a cold one in the lane holding fewer of them, so that
+    a later concurrent build finds every lane warm."""
     singles = [target for target in targets if not target.fat]
     homes = {target.name: home(target) for target in singles}
     done: dict[str, BuildResult] = {}
